@@ -1,0 +1,38 @@
+# Every target works on a machine with only Python 3.11: uv is bootstrapped into .tools/ when absent.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+.PHONY: demo test lint wheel-test sync clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+sync: $(UV)
+	$(UV) sync --all-extras --locked
+
+demo: sync
+	$(UV) run --locked python -m agentcore_bridge.demo
+
+test: sync
+	$(UV) run --locked pytest
+
+lint: sync
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+
+# The unit tests against the built wheel, installed without the source tree on the path, so a
+# packaging mistake cannot hide behind the editable install.
+wheel-test: $(UV)
+	rm -rf dist .wheel-venv
+	$(UV) build --wheel --out-dir dist
+	$(UV) venv --quiet .wheel-venv
+	$(UV) pip install --quiet --python .wheel-venv/bin/python "$$(ls dist/*.whl)[all]" \
+		pytest hypothesis
+	cd tests && ../.wheel-venv/bin/python -m pytest -p no:cacheprovider -c ../pyproject.toml \
+		--rootdir .. unit
+
+clean:
+	rm -rf .venv .tools .wheel-venv dist

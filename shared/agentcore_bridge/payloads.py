@@ -1,0 +1,357 @@
+"""OpenAI-format messages -> the request body an agent reads, under the session history rule.
+
+The history rule (``HistoryMode.AUTO``): frameworks hand over the whole conversation on every
+call, while an AgentCore session already remembers what it was sent. So each call sends exactly
+what the session has not seen yet:
+
+* a session this process has not sent to yet receives the whole conversation;
+* a session it has sent to receives the new turn (the messages after the last assistant message),
+  plus the system text when it differs from the system text that session last received.
+
+``FULL`` always sends everything (stateless agents); ``LAST`` only ever sends the new turn (the
+agent keeps its own memory).
+
+Rendering into ``{"prompt": ...}``: one user message is sent verbatim; anything more becomes a
+plain transcript, system text first, then ``User:`` / ``Assistant:`` lines, ending with the final
+user turn.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from agentcore_bridge.errors import InvalidRequestError, PayloadTooLargeError
+
+MAX_PAYLOAD_BYTES = 100_000_000
+
+Message = Mapping[str, Any]
+PayloadShaper = Callable[[list[dict[str, Any]]], Any]
+
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+_ROLES = _SYSTEM_ROLES | {"user", "assistant", "tool", "function"}
+_TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+
+
+class HistoryMode(StrEnum):
+    AUTO = "auto"
+    FULL = "full"
+    LAST = "last"
+
+
+class PayloadFormat(StrEnum):
+    PROMPT = "prompt"
+    """``{"prompt": "<text>"}``: what almost every deployed agent reads."""
+    OPENAI = "openai"
+    """``{"messages": [<OpenAI chat messages>]}``."""
+    CONVERSE = "converse"
+    """``{"messages": [<Bedrock Converse messages>], "system": [{"text": ...}]}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPayload:
+    """A request body ready to send, and what to remember once the agent has accepted it."""
+
+    body: bytes
+    messages: tuple[dict[str, Any], ...]
+    """The messages the body carries, after the history rule."""
+    system_text: str | None
+    """The system text of the conversation, for :meth:`SessionMemory.remember`."""
+
+
+class SessionMemory:
+    """What this process has sent to each session: the basis of ``HistoryMode.AUTO``.
+
+    Bounded (least recently used sessions are forgotten first) and safe to share between threads.
+    Forgetting a session only means its next call sends the whole conversation again.
+    """
+
+    def __init__(self, max_sessions: int = 10_000) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self._max = max_sessions
+        self._system_by_session: OrderedDict[str, str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, session_id: object) -> bool:
+        with self._lock:
+            return session_id in self._system_by_session
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._system_by_session)
+
+    def last_system_text(self, session_id: str) -> str | None:
+        with self._lock:
+            return self._system_by_session.get(session_id)
+
+    def remember(self, session_id: str, system_text: str | None) -> None:
+        """Record that ``session_id`` has received a call whose system text was ``system_text``."""
+        with self._lock:
+            self._system_by_session[session_id] = system_text
+            self._system_by_session.move_to_end(session_id)
+            while len(self._system_by_session) > self._max:
+                self._system_by_session.popitem(last=False)
+
+    def forget(self, session_id: str) -> None:
+        with self._lock:
+            self._system_by_session.pop(session_id, None)
+
+    # A memory is per process: a pickled model starts a fresh one in its new home.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max": self._max}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max"])  # type: ignore[misc]
+
+
+def normalize_messages(messages: Sequence[Message] | str) -> list[dict[str, Any]]:
+    """Check OpenAI-format messages (a bare string is one user message) and copy them to dicts."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, Sequence) or not messages:
+        raise InvalidRequestError("messages must be a non-empty list of {'role', 'content'} dicts")
+    result = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise InvalidRequestError(
+                f"messages[{index}] is a {type(message).__name__}, expected a dict with "
+                "'role' and 'content'"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InvalidRequestError(
+                f"messages[{index}] has role {role!r}; expected one of {sorted(_ROLES)}"
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise InvalidRequestError(
+                f"messages[{index}].content must be a string or a list of content parts"
+            )
+        result.append(dict(message))
+    return result
+
+
+def content_text(content: Any, *, where: str = "message") -> str:
+    """The text of a message's content: a string, or the text parts of a content-part list.
+
+    A non-text part (an image, a file) cannot be put into a text prompt; rather than drop it,
+    this raises and points at the ``openai`` payload format, which passes parts through.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") in _TEXT_PART_TYPES:
+            texts.append(str(part.get("text", "")))
+        else:
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            raise InvalidRequestError(
+                f"{where} has a {kind!r} content part, which a text payload cannot carry; "
+                "use payload_format='openai' to pass content parts through"
+            )
+    return "".join(texts)
+
+
+def system_text(messages: Sequence[Message]) -> str | None:
+    """All system (and developer) text of a conversation, joined by blank lines; None if none."""
+    texts = [
+        content_text(m.get("content"), where="system message")
+        for m in messages
+        if m.get("role") in _SYSTEM_ROLES
+    ]
+    return "\n\n".join(texts) if texts else None
+
+
+def new_turn(messages: Sequence[Message]) -> list[Message]:
+    """The messages after the last assistant message (all of them if there is none)."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].get("role") == "assistant":
+            return list(messages[index + 1 :])
+    return list(messages)
+
+
+def select_messages(
+    messages: Sequence[Message],
+    *,
+    history: HistoryMode | str = HistoryMode.AUTO,
+    session_id: str | None = None,
+    memory: SessionMemory | None = None,
+) -> list[Message]:
+    """Apply the history rule: which of ``messages`` this call sends to ``session_id``."""
+    mode = _history_mode(history)
+    if mode is HistoryMode.FULL:
+        selected = list(messages)
+    elif mode is HistoryMode.LAST:
+        selected = new_turn(messages)
+    elif session_id is None or memory is None or session_id not in memory:
+        selected = list(messages)
+    else:
+        turn = new_turn(messages)
+        current_system = system_text(messages)
+        turn_has_system = any(m.get("role") in _SYSTEM_ROLES for m in turn)
+        if (
+            current_system is not None
+            and not turn_has_system
+            and current_system != memory.last_system_text(session_id)
+        ):
+            turn = [m for m in messages if m.get("role") in _SYSTEM_ROLES] + turn
+        selected = turn
+    if not any(m.get("role") not in _SYSTEM_ROLES for m in selected):
+        raise InvalidRequestError(
+            "nothing new to send: the conversation must end with a user (or tool) message "
+            "after the last assistant message"
+        )
+    return selected
+
+
+def render_transcript(messages: Sequence[Message]) -> str:
+    """The prompt text: one user message verbatim, else the documented plain transcript."""
+    if len(messages) == 1 and messages[0].get("role") == "user":
+        return content_text(messages[0].get("content"), where="user message")
+    lines: list[str] = []
+    system = system_text(messages)
+    blocks = [system] if system else []
+    for message in messages:
+        role = message.get("role")
+        if role in _SYSTEM_ROLES:
+            continue
+        text = content_text(message.get("content"), where=f"{role} message")
+        if role == "user":
+            lines.append(f"User: {text}")
+        elif role == "assistant":
+            for call in message.get("tool_calls") or ():
+                function = call.get("function", {}) if isinstance(call, Mapping) else {}
+                text += f"{' ' if text else ''}[called {function.get('name')}"
+                text += f"({function.get('arguments', '')})]"
+            lines.append(f"Assistant: {text}")
+        else:
+            lines.append(f"Tool result: {text}")
+    if lines:
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def to_converse(messages: Sequence[Message]) -> dict[str, Any]:
+    """Bedrock Converse shape: system blocks apart, alternating user/assistant text blocks."""
+    converse: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in _SYSTEM_ROLES:
+            continue
+        converse_role = "assistant" if role == "assistant" else "user"
+        text = content_text(message.get("content"), where=f"{role} message")
+        if not text:
+            continue
+        if converse and converse[-1]["role"] == converse_role:
+            converse[-1]["content"].append({"text": text})
+        else:
+            converse.append({"role": converse_role, "content": [{"text": text}]})
+    body: dict[str, Any] = {"messages": converse}
+    system = system_text(messages)
+    if system:
+        body["system"] = [{"text": system}]
+    return body
+
+
+def render_payload(
+    messages: Sequence[Message],
+    *,
+    payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
+    extra: Mapping[str, Any] | None = None,
+) -> Any:
+    """The JSON value of the request body for ``messages`` (already selected)."""
+    plain = [dict(m) for m in messages]
+    if callable(payload_format):
+        value = payload_format(plain)
+    else:
+        fmt = _payload_format(payload_format)
+        if fmt is PayloadFormat.PROMPT:
+            value = {"prompt": render_transcript(plain)}
+        elif fmt is PayloadFormat.OPENAI:
+            value = {"messages": plain}
+        else:
+            value = to_converse(plain)
+    if extra:
+        if not isinstance(value, dict):
+            raise InvalidRequestError(
+                "payload_extra can only be merged into a JSON object payload, "
+                f"but the payload is a {type(value).__name__}"
+            )
+        clash = sorted(set(value) & set(extra))
+        if clash:
+            raise InvalidRequestError(
+                f"payload_extra sets {clash}, which the payload format already fills"
+            )
+        value = {**value, **extra}
+    return value
+
+
+def encode_payload(value: Any) -> bytes:
+    """JSON-encode a payload (bytes and str pass through) and enforce the 100 MB limit."""
+    if isinstance(value, bytes):
+        body = value
+    elif isinstance(value, str):
+        body = value.encode("utf-8")
+    else:
+        try:
+            body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"payload is not JSON-serialisable: {exc}") from exc
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(
+            f"payload is {len(body):,} bytes; AgentCore accepts at most {MAX_PAYLOAD_BYTES:,}"
+        )
+    return body
+
+
+def prepare_payload(
+    messages: Sequence[Message] | str,
+    *,
+    session_id: str | None = None,
+    memory: SessionMemory | None = None,
+    history: HistoryMode | str = HistoryMode.AUTO,
+    payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
+    extra: Mapping[str, Any] | None = None,
+) -> PreparedPayload:
+    """Messages -> request body, under the history rule. Pure: ``memory`` is only read.
+
+    Call ``memory.remember(session_id, prepared.system_text)`` once AgentCore has accepted the
+    request, so that the session's next call sends only what is new.
+    """
+    normalized = normalize_messages(messages)
+    selected = select_messages(normalized, history=history, session_id=session_id, memory=memory)
+    value = render_payload(selected, payload_format=payload_format, extra=extra)
+    return PreparedPayload(
+        body=encode_payload(value),
+        messages=tuple(dict(m) for m in selected),
+        system_text=system_text(normalized),
+    )
+
+
+def _history_mode(value: HistoryMode | str) -> HistoryMode:
+    try:
+        return HistoryMode(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"history must be one of {[m.value for m in HistoryMode]}, got {value!r}"
+        ) from None
+
+
+def _payload_format(value: PayloadFormat | str) -> PayloadFormat:
+    try:
+        return PayloadFormat(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"payload_format must be one of {[f.value for f in PayloadFormat]} or a callable, "
+            f"got {value!r}"
+        ) from None

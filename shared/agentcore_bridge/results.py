@@ -1,0 +1,124 @@
+"""Events -> one completion, and completions and chunks in the OpenAI chat format."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcore_bridge.decoding import (
+    AgentErrorEvent,
+    AgentEvent,
+    FinalMessage,
+    OtherEvent,
+    TextDelta,
+    Usage,
+)
+
+
+@dataclass(slots=True)
+class Completion:
+    """One agent answer: its text, the usage it reported (summed), and where it came from."""
+
+    text: str = ""
+    usage: Usage | None = None
+    """None unless the agent reported usage: never estimated."""
+    finish_reason: str = "stop"
+    """``stop``, or ``error`` when the agent reported a failure (see ``error``)."""
+    error: AgentErrorEvent | None = None
+    session_id: str | None = None
+    model: str | None = None
+    """The runtime (ARN or id) that answered."""
+    qualifier: str | None = None
+    content_type: str | None = None
+    request_id: str | None = None
+    final_messages: list[Any] = field(default_factory=list)
+    """Raw complete messages/answers the agent sent (JSON values), for callers who need more."""
+    other_events: list[Any] = field(default_factory=list)
+    """Raw stream events that carry no answer text, in order: nothing the agent sent is lost."""
+
+    def add(self, event: AgentEvent) -> None:
+        """Fold one event in (the streaming path folds as it goes, in O(1) per event)."""
+        if isinstance(event, TextDelta):
+            self.text += event.text
+        elif isinstance(event, Usage):
+            self.usage = event if self.usage is None else self.usage + event
+        elif isinstance(event, FinalMessage):
+            self.final_messages.append(event.raw)
+        elif isinstance(event, AgentErrorEvent):
+            self.error = event
+            self.finish_reason = "error"
+        elif isinstance(event, OtherEvent):
+            self.other_events.append(event.raw)
+
+    def to_openai(self, *, created: int | None = None, completion_id: str | None = None) -> dict:
+        """This completion as an OpenAI ``chat.completion`` object (a plain dict)."""
+        result: dict[str, Any] = {
+            "id": completion_id or new_completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()) if created is None else created,
+            "model": self.model or "agentcore",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.text},
+                    "finish_reason": self.finish_reason,
+                }
+            ],
+        }
+        if self.usage is not None:
+            result["usage"] = usage_to_openai(self.usage)
+        return result
+
+
+def fold_events(events: Iterable[AgentEvent], **fields: Any) -> Completion:
+    """All events of one answer -> a Completion; ``fields`` fill session id, model, etc."""
+    completion = Completion(**fields)
+    for event in events:
+        completion.add(event)
+    return completion
+
+
+def new_completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage_to_openai(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def openai_chunk(
+    *,
+    completion_id: str,
+    model: str,
+    created: int,
+    content: str | None = None,
+    role: str | None = None,
+    finish_reason: str | None = None,
+    usage: Usage | None = None,
+    include_choice: bool = True,
+) -> dict[str, Any]:
+    """One OpenAI ``chat.completion.chunk``. A usage-only chunk has no choices, as OpenAI sends."""
+    delta: dict[str, Any] = {}
+    if role is not None:
+        delta["role"] = role
+    if content is not None:
+        delta["content"] = content
+    chunk: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": (
+            [{"index": 0, "delta": delta, "finish_reason": finish_reason}] if include_choice else []
+        ),
+    }
+    if usage is not None:
+        chunk["usage"] = usage_to_openai(usage)
+    return chunk
