@@ -118,7 +118,8 @@ _LANGCHAIN_TYPES = _LANGCHAIN_AI_TYPES | {
 
 
 def _is_langchain_message(value: Mapping[str, Any]) -> bool:
-    return value.get("type") in _LANGCHAIN_TYPES and "content" in value
+    kind = value.get("type")
+    return isinstance(kind, str) and kind in _LANGCHAIN_TYPES and "content" in value
 
 
 def _is_strands_message(value: Mapping[str, Any]) -> bool:
@@ -156,7 +157,7 @@ def _error_from(value: Mapping[str, Any]) -> AgentErrorEvent | None:
     if isinstance(error, Mapping) and isinstance(error.get("message"), str):
         kind = error.get("type") or error.get("code")
         return AgentErrorEvent(error["message"], None if kind is None else str(kind), value)
-    kind = value.get("type")
+    kind = value.get("type") if "type" in value else value.get("event")
     if kind in ("RUN_ERROR", "error") and isinstance(value.get("message"), str):
         return AgentErrorEvent(value["message"], str(value.get("code") or kind), value)
     return None
@@ -231,7 +232,7 @@ class _StreamEventDecoder:
             # Strands events the SDK could not serialise arrive as Python dict reprs: metadata.
             if value.startswith("{'"):
                 return [OtherEvent(value)]
-            return self._delta(value)
+            return self._delta(value, value)
         if isinstance(value, list):
             return self._decode_list(value)
         if not isinstance(value, Mapping):
@@ -241,7 +242,8 @@ class _StreamEventDecoder:
             return [error]
         if "event" in value and isinstance(value["event"], Mapping):
             return self._decode_converse_event(value, value["event"])
-        kind = value.get("type")
+        # Most typed events say "type"; LlamaIndex's AgentCoreRuntime says "event".
+        kind = value.get("type") if "type" in value else value.get("event")
         if isinstance(kind, str) and not _is_langchain_message(value):
             return self._decode_typed_event(value, kind)
         if _is_langchain_message(value):
@@ -263,11 +265,14 @@ class _StreamEventDecoder:
             return updates
         return [OtherEvent(value)]
 
-    def _delta(self, text: str) -> list[AgentEvent]:
+    def _delta(self, text: str, raw: Any) -> list[AgentEvent]:
         if not text:
-            return []
+            return [OtherEvent(raw)]  # an empty delta carries nothing, but is not dropped
         self.streamed_text = True
         return [TextDelta(text)]
+
+    def raw_text(self, data: str) -> list[AgentEvent]:
+        return self._delta(data, data)
 
     def _message(self, text: str, raw: Any) -> list[AgentEvent]:
         """A complete message: its text counts only if no delta has carried the answer."""
@@ -289,7 +294,7 @@ class _StreamEventDecoder:
     ) -> list[AgentEvent]:
         delta = (event.get("contentBlockDelta") or {}).get("delta")
         if isinstance(delta, Mapping) and isinstance(delta.get("text"), str):
-            return self._delta(delta["text"])
+            return self._delta(delta["text"], raw)
         metadata = event.get("metadata")
         if isinstance(metadata, Mapping):
             usage = _usage_from(metadata.get("usage"))
@@ -309,7 +314,7 @@ class _StreamEventDecoder:
             if isinstance(delta, Mapping):
                 delta = delta.get("text")
             if isinstance(delta, str):
-                return self._delta(delta)
+                return self._delta(delta, raw)
             return [OtherEvent(raw)]
         if kind in ("response.completed", "response.done"):
             response = raw.get("response")
@@ -322,12 +327,13 @@ class _StreamEventDecoder:
             return [OtherEvent(message)]
         text = _content_text(message.get("content")) or ""
         usage = _usage_from(message.get("usage_metadata"))
-        events = self._message(text, message) if whole else self._delta(text)
-        if usage is not None:
-            events.append(usage)
-        if not events:
-            events.append(OtherEvent(message))
-        return events
+        if whole:
+            events = self._message(text, message)
+        elif text or usage is None:
+            events = self._delta(text, message)
+        else:
+            events = []
+        return [*events, usage] if usage is not None else events
 
     def _decode_langgraph_updates(self, value: Mapping[str, Any]) -> list[AgentEvent] | None:
         # stream_mode="updates": {"<node>": {"messages": [<message dumps>]}}
@@ -350,7 +356,7 @@ class _StreamEventDecoder:
         for choice in choices:
             delta = choice.get("delta") if isinstance(choice, Mapping) else None
             if isinstance(delta, Mapping) and isinstance(delta.get("content"), str):
-                events.extend(self._delta(delta["content"]))
+                events.extend(self._delta(delta["content"], raw))
         usage = _usage_from(raw.get("usage"))
         if usage is not None:
             events.append(usage)
@@ -461,7 +467,7 @@ class ResponseDecoder:
             value = json.loads(data)
         except ValueError:
             # Not JSON: an agent that streams raw text lines. The text is the answer.
-            return self._events._delta(data)
+            return self._events.raw_text(data)
         return self._events.decode(value)
 
     def _decode_body(self, body: bytes) -> list[AgentEvent]:

@@ -124,7 +124,7 @@ def normalize_messages(messages: Sequence[Message] | str) -> list[dict[str, Any]
                 "'role' and 'content'"
             )
         role = message.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise InvalidRequestError(
                 f"messages[{index}] has role {role!r}; expected one of {sorted(_ROLES)}"
             )
@@ -189,6 +189,10 @@ def select_messages(
 ) -> list[Message]:
     """Apply the history rule: which of ``messages`` this call sends to ``session_id``."""
     mode = _history_mode(history)
+    if not messages or messages[-1].get("role") in ("assistant", *_SYSTEM_ROLES):
+        raise InvalidRequestError(
+            "nothing new to send: the conversation must end with a user (or tool) message"
+        )
     if mode is HistoryMode.FULL:
         selected = list(messages)
     elif mode is HistoryMode.LAST:
@@ -196,21 +200,11 @@ def select_messages(
     elif session_id is None or memory is None or session_id not in memory:
         selected = list(messages)
     else:
-        turn = new_turn(messages)
+        # A seen session: the new turn, with the system text only when it changed.
+        selected = [m for m in new_turn(messages) if m.get("role") not in _SYSTEM_ROLES]
         current_system = system_text(messages)
-        turn_has_system = any(m.get("role") in _SYSTEM_ROLES for m in turn)
-        if (
-            current_system is not None
-            and not turn_has_system
-            and current_system != memory.last_system_text(session_id)
-        ):
-            turn = [m for m in messages if m.get("role") in _SYSTEM_ROLES] + turn
-        selected = turn
-    if not any(m.get("role") not in _SYSTEM_ROLES for m in selected):
-        raise InvalidRequestError(
-            "nothing new to send: the conversation must end with a user (or tool) message "
-            "after the last assistant message"
-        )
+        if current_system is not None and current_system != memory.last_system_text(session_id):
+            selected = [m for m in messages if m.get("role") in _SYSTEM_ROLES] + selected
     return selected
 
 

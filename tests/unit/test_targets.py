@@ -35,13 +35,21 @@ def test_generated_runtime_arn_path_matches_agentcore_docs() -> None:
 @pytest.mark.parametrize(
     ("arn", "region", "partition"),
     [
-        ("arn:aws-cn:bedrock-agentcore:cn-north-1:123456789012:runtime/a-b", "cn-north-1", "aws-cn"),
+        (
+            "arn:aws-cn:bedrock-agentcore:cn-north-1:123456789012:runtime/a-b",
+            "cn-north-1",
+            "aws-cn",
+        ),
         (
             "arn:aws-us-gov:bedrock-agentcore:us-gov-west-1:123456789012:runtime/x",
             "us-gov-west-1",
             "aws-us-gov",
         ),
-        ("arn:aws:bedrock-agentcore:eu-central-1:000000000000:runtime/Agent_1", "eu-central-1", "aws"),
+        (
+            "arn:aws:bedrock-agentcore:eu-central-1:000000000000:runtime/Agent_1",
+            "eu-central-1",
+            "aws",
+        ),
     ],
 )
 def test_partitions_and_regions(arn: str, region: str, partition: str) -> None:

@@ -1,0 +1,70 @@
+"""Results: events folded into one completion, and OpenAI chat.completion / chunk shapes."""
+
+from agentcore_bridge.decoding import (
+    AgentErrorEvent,
+    FinalMessage,
+    OtherEvent,
+    TextDelta,
+    Usage,
+)
+from agentcore_bridge.results import fold_events, openai_chunk
+
+
+def test_fold_sums_usage_and_keeps_metadata() -> None:
+    completion = fold_events(
+        [
+            TextDelta("Hel"),
+            OtherEvent({"start": True}),
+            Usage(11, 5, 16),
+            TextDelta("lo"),
+            Usage(23, 7, 30),
+            FinalMessage("Hello", {"role": "assistant"}, streamed=True),
+        ],
+        session_id="s" * 33,
+        model="arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/x",
+    )
+    assert completion.text == "Hello"
+    assert completion.usage == Usage(34, 12, 46)
+    assert completion.other_events == [{"start": True}]
+    assert completion.final_messages == [{"role": "assistant"}]
+    assert completion.finish_reason == "stop"
+    assert completion.session_id == "s" * 33
+
+
+def test_openai_completion_shape_with_and_without_usage() -> None:
+    completion = fold_events([TextDelta("Hi")], model="runtime-x")
+    data = completion.to_openai(created=1700000000, completion_id="chatcmpl-1")
+    assert data == {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "runtime-x",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}
+        ],
+    }
+    with_usage = fold_events([TextDelta("Hi"), Usage(3, 1, 4)]).to_openai()
+    assert with_usage["usage"] == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    assert with_usage["id"].startswith("chatcmpl-")
+
+
+def test_agent_error_sets_finish_reason() -> None:
+    completion = fold_events([TextDelta("partial"), AgentErrorEvent("boom", "ValueError")])
+    assert completion.finish_reason == "error"
+    assert completion.error == AgentErrorEvent("boom", "ValueError")
+    assert completion.text == "partial"
+
+
+def test_openai_chunks() -> None:
+    first = openai_chunk(completion_id="c", model="m", created=1, role="assistant", content="")
+    assert first["choices"] == [
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    ]
+    assert first["object"] == "chat.completion.chunk"
+    last = openai_chunk(completion_id="c", model="m", created=1, finish_reason="stop")
+    assert last["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    usage = openai_chunk(
+        completion_id="c", model="m", created=1, usage=Usage(1, 2, 3), include_choice=False
+    )
+    assert usage["choices"] == []
+    assert usage["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
