@@ -156,9 +156,11 @@ class DataPlane:
         self,
         *,
         credentials: Mapping[str, LocalCredentials],
+        region: str,
         rate_limit: float | None = None,
     ) -> None:
         self.credentials = dict(credentials)
+        self.region = region
         self.runtimes: dict[str, RegisteredRuntime] = {}
         self.invocations: list[Invocation] = []
         self._faults: deque[PlannedFault] = deque()
@@ -224,15 +226,21 @@ class DataPlane:
         ):
             raise _Refusal(404, "UnknownOperationException", "Unknown operation")
         invocation.operation = parts[3]
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        runtime = self._lookup(unquote(parts[2]), query.get("accountId"))
-        invocation.runtime_arn = runtime.arn
         self.invocations.append(invocation)
-
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        identifier = unquote(parts[2])
+        found = self._find(identifier, query.get("accountId"))
+        invocation.runtime_arn = found.arn if found is not None else identifier
         body = await _read_body(scope, receive)
         invocation.body = body
+        # Credentials are checked before the runtime's existence is revealed, as AWS does: an
+        # unsigned caller learns nothing about which runtimes exist.
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        self._authenticate(runtime, scope, raw_path.decode("latin-1"), headers, body)
+        self._authenticate(
+            found, _region_of(identifier, self.region), scope, raw_path.decode("latin-1"),
+            headers, body,
+        )  # fmt: skip
+        runtime = self._lookup(identifier, query.get("accountId"), found)
 
         qualifier = query.get("qualifier", DEFAULT_QUALIFIER)
         invocation.qualifier = qualifier
@@ -292,20 +300,23 @@ class DataPlane:
             scope, receive, send, response, session_id, request_id, planned, invocation
         )
 
-    def _lookup(self, identifier: str, account_id: str | None) -> RegisteredRuntime:
+    def _find(self, identifier: str, account_id: str | None) -> RegisteredRuntime | None:
         if identifier.startswith("arn:"):
-            runtime = self.runtimes.get(identifier)
-        else:
-            runtime = next(
-                (r for r in self.runtimes.values()
-                 if r.runtime_id == identifier and r.account_id == account_id),
-                None,
+            return self.runtimes.get(identifier)
+        return next(
+            (r for r in self.runtimes.values()
+             if r.runtime_id == identifier and r.account_id == account_id),
+            None,
+        )  # fmt: skip
+
+    def _lookup(
+        self, identifier: str, account_id: str | None, runtime: RegisteredRuntime | None
+    ) -> RegisteredRuntime:
+        if not identifier.startswith("arn:") and account_id is None:
+            raise _Refusal(
+                400, "ValidationException",
+                "accountId is required when agentRuntimeArn is a runtime id",
             )  # fmt: skip
-            if account_id is None:
-                raise _Refusal(
-                    400, "ValidationException",
-                    "accountId is required when agentRuntimeArn is a runtime id",
-                )  # fmt: skip
         if runtime is None:
             raise _Refusal(
                 404, "ResourceNotFoundException", f"No agent runtime found for {identifier}"
@@ -314,15 +325,15 @@ class DataPlane:
 
     def _authenticate(
         self,
-        runtime: RegisteredRuntime,
+        runtime: RegisteredRuntime | None,
+        region: str,
         scope: Scope,
         raw_path: str,
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> None:
         authorization = next((v for k, v in headers if k.lower() == "authorization"), "")
-        if runtime.is_oauth:
-            assert runtime.bearer_tokens is not None
+        if runtime is not None and runtime.bearer_tokens is not None:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer":
                 raise _Refusal(
@@ -349,7 +360,7 @@ class DataPlane:
                 query_string=scope.get("query_string", b"").decode("latin-1"),
                 headers=headers,
                 body=body,
-                region=runtime.region,
+                region=region,
                 service=SERVICE_NAME,
                 credentials=self.credentials,
             )
@@ -476,6 +487,12 @@ class DataPlane:
             disconnected.cancel()
             with contextlib.suppress(BaseException):
                 await disconnected
+
+
+def _region_of(identifier: str, default: str) -> str:
+    """The region a request for ``identifier`` must be signed for: the ARN's, else ours."""
+    parts = identifier.split(":")
+    return parts[3] if identifier.startswith("arn:") and len(parts) > 4 else default
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -82,7 +82,7 @@ class LocalRuntime:
         creds = credentials or [LocalCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY)]
         self.credentials = creds[0]
         self.dataplane = DataPlane(
-            credentials={c.access_key_id: c for c in creds}, rate_limit=rate_limit
+            credentials={c.access_key_id: c for c in creds}, region=region, rate_limit=rate_limit
         )
         self._port = port
         self._server: uvicorn.Server | None = None
