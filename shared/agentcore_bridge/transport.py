@@ -67,7 +67,7 @@ class SigV4Signer:
         if frozen.token:
             request.headers["X-Amz-Security-Token"] = frozen.token
         signer = SigV4Auth(
-            Credentials(frozen.access_key, frozen.secret_key or "", frozen.token),
+            Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token),
             SERVICE_NAME,
             self.region,
         )

@@ -1,0 +1,642 @@
+"""AgentCoreClient: invoke, stream, ainvoke, astream and stop_session on AgentCore runtimes.
+
+Every call runs the same steps, written once: prepare (target, session id, payload under the
+history rule, headers; all checks before anything is sent), send with retries (transport.py
+does the I/O, sync or async), then decode the body as it arrives (decoding.py) into events and
+one Completion. Only the loops that move bytes differ between the sync and async paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import botocore.session
+from botocore.credentials import Credentials
+
+from agentcore_bridge.decoding import AgentErrorEvent, AgentEvent, ResponseDecoder, TextDelta
+from agentcore_bridge.errors import (
+    AgentCoreError,
+    AgentError,
+    InvalidRequestError,
+    error_from_response,
+)
+from agentcore_bridge.payloads import (
+    HistoryMode,
+    Message,
+    PayloadFormat,
+    PayloadShaper,
+    SessionMemory,
+    encode_payload,
+    prepare_payload,
+)
+from agentcore_bridge.results import Completion
+from agentcore_bridge.sessions import new_session_id, validate_session_id
+from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
+from agentcore_bridge.transport import (
+    AsyncResponse,
+    AsyncTransport,
+    BearerSigner,
+    HttpRequest,
+    ResponseHead,
+    Signer,
+    SigV4Signer,
+    SyncResponse,
+    SyncTransport,
+    Timeouts,
+    no_credentials_error,
+)
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+USER_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+CUSTOM_HEADER_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
+BEARER_TOKEN_ENV = "AGENTCORE_BEARER_TOKEN"  # noqa: S105 - a variable name
+# Header length limits from the service model.
+_HEADER_LIMITS = {
+    USER_ID_HEADER: (1, 1024),
+    "X-Amzn-Trace-Id": (1, 128),
+    "traceparent": (1, 128),
+    "tracestate": (1, 512),
+    "baggage": (1, 8192),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Which failures are retried and how long to wait: only failures that cannot have reached
+    the agent (no connection, 429, 409 RetryableConflict, 500/503 from the service), with the
+    same session id, at most ``max_retries`` times, with exponential backoff and full jitter."""
+
+    max_retries: int = 3
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def should_retry(self, error: AgentCoreError, attempt: int) -> bool:
+        return error.retryable and attempt < self.max_retries
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
+
+
+@dataclass(slots=True)
+class PreparedCall:
+    """Everything about one call that is decided before the network: pure and inspectable."""
+
+    target: RuntimeTarget
+    session_id: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    system_text: str | None
+    remember: bool
+    deadline: float | None
+    operation: str = "invocations"
+    attempts: int = field(default=0)
+
+
+class _StreamState:
+    """Decoder + running Completion for one response; shared by the sync and async streams."""
+
+    def __init__(self, call: PreparedCall, head: ResponseHead) -> None:
+        content_type = head.get("content-type")
+        self.decoder = ResponseDecoder(content_type)
+        self.completion = Completion(
+            session_id=head.get(SESSION_HEADER) or call.session_id,
+            model=call.target.runtime,
+            qualifier=call.target.qualifier,
+            content_type=content_type,
+            request_id=head.get("x-amzn-requestid"),
+        )
+
+    def accept(self, events: list[AgentEvent]) -> tuple[list[AgentEvent], AgentError | None]:
+        """Fold events in; an agent error ends the stream after the events before it."""
+        for index, event in enumerate(events):
+            self.completion.add(event)
+            if isinstance(event, AgentErrorEvent):
+                return events[:index], self._agent_error(event)
+        return events, None
+
+    def _agent_error(self, event: AgentErrorEvent) -> AgentError:
+        kind = f" ({event.error_type})" if event.error_type else ""
+        error = AgentError(
+            f"the agent reported an error{kind}: {event.message}",
+            error_type=event.error_type,
+            request_id=self.completion.request_id,
+            session_id=self.completion.session_id,
+        )
+        error.completion = self.completion  # type: ignore[attr-defined]
+        return error
+
+    def tag(self, error: AgentCoreError) -> AgentCoreError:
+        error.session_id = error.session_id or self.completion.session_id
+        error.request_id = error.request_id or self.completion.request_id
+        return error
+
+
+class EventStream:
+    """A streamed answer: iterate for events (``TextDelta``, ``Usage``, ...) as they arrive.
+
+    ``session_id`` and ``request_id`` are known before the first event; ``completion`` holds
+    everything received so far. An agent error raises ``AgentError`` after the text before it;
+    a connection cut mid-answer raises ``StreamInterruptedError``: a stream never ends quietly
+    with half an answer.
+    """
+
+    def __init__(self, state: _StreamState, response: SyncResponse) -> None:
+        self._state = state
+        self._response = response
+        self.completion = state.completion
+        self.session_id = state.completion.session_id
+        self.request_id = state.completion.request_id
+
+    def __iter__(self) -> Iterator[AgentEvent]:
+        state = self._state
+        try:
+            for chunk in self._response.chunks():
+                events, error = state.accept(state.decoder.feed(chunk))
+                yield from events
+                if error is not None:
+                    raise error
+            events, error = state.accept(state.decoder.close())
+            yield from events
+            if error is not None:
+                raise error
+        except AgentCoreError as error:
+            raise state.tag(error) from error.__cause__
+        finally:
+            self._response.close()
+
+    def text(self) -> Iterator[str]:
+        """Only the answer text, delta by delta."""
+        for event in self:
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncEventStream:
+    """The async twin of :class:`EventStream` (``async for event in stream``)."""
+
+    def __init__(self, state: _StreamState, response: AsyncResponse) -> None:
+        self._state = state
+        self._response = response
+        self.completion = state.completion
+        self.session_id = state.completion.session_id
+        self.request_id = state.completion.request_id
+
+    async def __aiter__(self) -> AsyncIterator[AgentEvent]:
+        state = self._state
+        try:
+            async for chunk in self._response.chunks():
+                events, error = state.accept(state.decoder.feed(chunk))
+                for event in events:
+                    yield event
+                if error is not None:
+                    raise error
+            events, error = state.accept(state.decoder.close())
+            for event in events:
+                yield event
+            if error is not None:
+                raise error
+        except AgentCoreError as error:
+            raise state.tag(error) from error.__cause__
+        finally:
+            self._response.close()
+
+    async def text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    async def aclose(self) -> None:
+        self._response.close()
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class AgentCoreClient:
+    """Calls AgentCore runtimes: ``invoke``/``stream`` and ``ainvoke``/``astream``.
+
+    ``runtime`` is a runtime ARN, ``bedrock/agentcore/<ARN>``, or a runtime id (with
+    ``account_id`` and ``region_name``); it can be overridden per call. Auth is SigV4 with
+    boto3's credential chain (explicit keys, ``profile_name``, environment, SSO, roles; refreshed
+    as needed), or ``bearer_token`` (or ``AGENTCORE_BEARER_TOKEN``) for OAuth runtimes. The
+    endpoint comes from boto3's resolver (``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE``, FIPS and China
+    included) unless ``endpoint_url`` is given.
+
+    Sessions: a call without ``session_id`` gets a fresh one, reported back as
+    ``completion.session_id``; pass it again to continue the conversation. ``history`` says what
+    a call sends of the conversation it is given (``auto``: what the session has not seen).
+
+    Secrets given here never appear in ``repr``, errors or logs, and are not pickled: an
+    unpickled client takes its credentials from the environment (or the profile) instead.
+    """
+
+    def __init__(
+        self,
+        runtime: str | None = None,
+        *,
+        qualifier: str | None = None,
+        region_name: str | None = None,
+        account_id: str | None = None,
+        endpoint_url: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        profile_name: str | None = None,
+        botocore_session: botocore.session.Session | None = None,
+        bearer_token: str | None = None,
+        runtime_user_id: str | None = None,
+        history: HistoryMode | str = HistoryMode.AUTO,
+        payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
+        payload_extra: Mapping[str, Any] | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 900.0,
+        timeout: float | None = None,
+        max_retries: int = 3,
+        retry_base_delay: float = 0.25,
+        verify: bool | str | None = None,
+        session_memory: SessionMemory | None = None,
+    ) -> None:
+        if (aws_access_key_id is None) != (aws_secret_access_key is None):
+            raise InvalidRequestError(
+                "aws_access_key_id and aws_secret_access_key go together: give both or neither"
+            )
+        if max_retries < 0:
+            raise InvalidRequestError("max_retries must be 0 or more")
+        self.runtime = runtime
+        self.qualifier = qualifier
+        self.region_name = region_name
+        self.account_id = account_id
+        self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
+        self.profile_name = profile_name
+        self.runtime_user_id = runtime_user_id
+        self.history = HistoryMode(history)
+        self.payload_format = payload_format
+        self.payload_extra = dict(payload_extra) if payload_extra else None
+        self.timeouts = Timeouts(connect=connect_timeout, read=read_timeout, total=timeout)
+        self.retry = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay)
+        self.verify = verify
+        self.memory = session_memory if session_memory is not None else SessionMemory()
+        if runtime is not None:  # bad targets fail here, not at the first call
+            parse_target(runtime, region=region_name, account_id=account_id, qualifier=qualifier)
+        self._static_credentials = (
+            Credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+            if aws_access_key_id is not None and aws_secret_access_key is not None
+            else None
+        )
+        self._bearer_token = bearer_token
+        self._botocore_session = botocore_session
+        self._setup()
+
+    def _setup(self) -> None:
+        self._lock = threading.Lock()
+        self._credentials: Credentials | None = None
+        self._endpoints: dict[str, str] = {}
+        self._sync: SyncTransport | None = None
+        self._async = AsyncTransport(verify=self.verify)
+
+    # --- pickling and repr: never the secrets ------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_static_credentials", "_bearer_token", "_botocore_session", "_lock",
+                         "_credentials", "_endpoints", "_sync", "_async")
+        }  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._static_credentials = None
+        self._bearer_token = None
+        self._botocore_session = None
+        self._setup()
+
+    def __repr__(self) -> str:
+        auth = "bearer" if self._bearer() else "sigv4"
+        return (
+            f"AgentCoreClient(runtime={self.runtime!r}, qualifier={self.qualifier!r}, "
+            f"region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r}, auth={auth!r})"
+        )
+
+    # --- what is decided before the network ------------------------------------------------
+
+    def _bearer(self) -> str | None:
+        return self._bearer_token or os.environ.get(BEARER_TOKEN_ENV) or None
+
+    def _session(self) -> botocore.session.Session:
+        if self._botocore_session is None:
+            self._botocore_session = botocore.session.Session(profile=self.profile_name)
+        return self._botocore_session
+
+    def _signer(self, region: str) -> Signer:
+        token = self._bearer()
+        if token:
+            return BearerSigner(token)
+        with self._lock:
+            if self._credentials is None:
+                self._credentials = self._static_credentials or self._session().get_credentials()
+            if self._credentials is None:
+                raise no_credentials_error()
+            return SigV4Signer(self._credentials, region)
+
+    def _endpoint(self, region: str) -> str:
+        if self.endpoint_url:
+            return self.endpoint_url
+        with self._lock:
+            endpoint = self._endpoints.get(region)
+            if endpoint is None:
+                # boto3's resolver: AWS_ENDPOINT_URL_BEDROCK_AGENTCORE, config files, FIPS,
+                # dual-stack and partitions (China) all apply. Creating the client needs no
+                # credentials and is done once per region.
+                client = self._session().create_client(SERVICE_NAME, region_name=region)
+                endpoint = str(client.meta.endpoint_url).rstrip("/")
+                self._endpoints[region] = endpoint
+            return endpoint
+
+    def prepare(
+        self,
+        messages: Sequence[Message] | str | None = None,
+        *,
+        runtime: str | None = None,
+        session_id: str | None = None,
+        qualifier: str | None = None,
+        user_id: str | None = None,
+        history: HistoryMode | str | None = None,
+        payload: Any = None,
+        trace_id: str | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        baggage: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> PreparedCall:
+        """Check everything and build the request, without sending it."""
+        model = runtime or self.runtime
+        if model is None:
+            raise InvalidRequestError("no runtime: pass runtime= here or to AgentCoreClient(...)")
+        target = parse_target(
+            model,
+            region=self.region_name,
+            account_id=self.account_id,
+            qualifier=qualifier if qualifier is not None else self.qualifier,
+        )
+        session = validate_session_id(session_id) if session_id is not None else new_session_id()
+        if payload is not None:
+            if messages is not None:
+                raise InvalidRequestError("give messages or payload, not both")
+            body, system, remember = encode_payload(payload), None, False
+        else:
+            if messages is None:
+                raise InvalidRequestError("give messages (or a raw payload=)")
+            prepared = prepare_payload(
+                messages,
+                session_id=session,
+                memory=self.memory,
+                history=history if history is not None else self.history,
+                payload_format=self.payload_format,
+                extra=self.payload_extra,
+            )
+            body, system, remember = prepared.body, prepared.system_text, True
+        request_headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream, application/json",
+            SESSION_HEADER: session,
+        }
+        user = user_id if user_id is not None else self.runtime_user_id
+        trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
+                 "tracestate": tracestate, "baggage": baggage}  # fmt: skip
+        if traceparent is None:
+            trace.update(_current_trace_context())
+        for name, value in {USER_ID_HEADER: user, **trace}.items():
+            if value is not None:
+                low, high = _HEADER_LIMITS[name]
+                if not low <= len(value) <= high or not value.isprintable():
+                    raise InvalidRequestError(
+                        f"{name} must be {low} to {high} printable characters, got {len(value)}"
+                    )
+                request_headers[name] = value
+        for name, value in (headers or {}).items():
+            if not name.lower().startswith(CUSTOM_HEADER_PREFIX):
+                raise InvalidRequestError(
+                    f"custom header {name!r} must start with "
+                    "'X-Amzn-Bedrock-AgentCore-Runtime-Custom-' (AgentCore passes on only those)"
+                )
+            request_headers[name] = value
+        total = timeout if timeout is not None else self.timeouts.total
+        return PreparedCall(
+            target=target,
+            session_id=session,
+            url=self._endpoint(target.region) + target.path_and_query(),
+            headers=request_headers,
+            body=body,
+            system_text=system,
+            remember=remember,
+            deadline=None if total is None else time.monotonic() + total,
+        )
+
+    def _error(self, call: PreparedCall, head: ResponseHead, body: bytes) -> AgentCoreError:
+        message = None
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict):
+                message = data.get("message") or data.get("Message")
+        except ValueError:
+            message = body[:300].decode("utf-8", "replace") if body else None
+        return error_from_response(
+            head.status,
+            head.get("x-amzn-errortype"),
+            message,
+            request_id=head.get("x-amzn-requestid"),
+            session_id=call.session_id,
+        )
+
+    def _accepted(self, call: PreparedCall) -> None:
+        if call.remember:
+            self.memory.remember(call.session_id, call.system_text)
+
+    def _give_up(self, call: PreparedCall, error: AgentCoreError) -> bool:
+        if call.deadline is not None and time.monotonic() >= call.deadline:
+            return True
+        return not self.retry.should_retry(error, call.attempts)
+
+    def _log_retry(self, call: PreparedCall, error: AgentCoreError, delay: float) -> None:
+        logger.info(
+            "retrying %s on %s (attempt %d of %d) in %.2fs after %s",
+            call.operation, call.target.runtime_id, call.attempts + 1,
+            self.retry.max_retries, delay, type(error).__name__,
+        )  # fmt: skip
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    def _transport(self) -> SyncTransport:
+        with self._lock:
+            if self._sync is None:
+                self._sync = SyncTransport(verify=self.verify)
+            return self._sync
+
+    def _send(self, call: PreparedCall) -> SyncResponse:
+        transport = self._transport()
+        signer = self._signer(call.target.region)
+        while True:
+            headers = signer.sign("POST", call.url, call.headers, call.body)
+            try:
+                response = transport.send(
+                    HttpRequest("POST", call.url, headers, call.body), self.timeouts, call.deadline
+                )
+                if response.head.status >= 300:
+                    raise self._error(call, response.head, response.read_all())
+                return response
+            except AgentCoreError as error:
+                error.session_id = error.session_id or call.session_id
+                if self._give_up(call, error):
+                    raise
+                delay = self.retry.delay(call.attempts)
+                self._log_retry(call, error, delay)
+                time.sleep(delay)
+                call.attempts += 1
+
+    def stream(
+        self, messages: Sequence[Message] | str | None = None, **options: Any
+    ) -> EventStream:
+        """Start a call and return its events as they arrive (see :meth:`prepare` for options)."""
+        call = self.prepare(messages, **options)
+        response = self._send(call)
+        self._accepted(call)
+        return EventStream(_StreamState(call, response.head), response)
+
+    def invoke(self, messages: Sequence[Message] | str | None = None, **options: Any) -> Completion:
+        """One whole answer: text, usage (summed, when the agent reports it), session id."""
+        with self.stream(messages, **options) as events:
+            for _ in events:
+                pass
+        return events.completion
+
+    def stop_session(
+        self, session_id: str, *, runtime: str | None = None, qualifier: str | None = None
+    ) -> None:
+        """End a runtime session (StopRuntimeSession): AgentCore stops its microVM."""
+        call = self._stop_call(session_id, runtime, qualifier)
+        self._send(call).close()
+        self.memory.forget(call.session_id)
+
+    def _stop_call(
+        self, session_id: str, runtime: str | None, qualifier: str | None
+    ) -> PreparedCall:
+        call = self.prepare(
+            runtime=runtime, session_id=session_id, qualifier=qualifier,
+            payload={"clientToken": str(uuid.uuid4())},
+        )  # fmt: skip
+        call.operation = "stopruntimesession"
+        call.url = call.url.replace("/invocations", "/stopruntimesession", 1)
+        return call
+
+    def close(self) -> None:
+        """Release pooled connections (async sessions close with their event loop or aclose())."""
+        with self._lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
+    def __enter__(self) -> AgentCoreClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        self.close()
+
+    # --- async ---------------------------------------------------------------------------------
+
+    async def _asend(self, call: PreparedCall) -> AsyncResponse:
+        signer = self._signer(call.target.region)
+        while True:
+            headers = signer.sign("POST", call.url, call.headers, call.body)
+            try:
+                response = await self._async.send(
+                    HttpRequest("POST", call.url, headers, call.body), self.timeouts, call.deadline
+                )
+                if response.head.status >= 300:
+                    raise self._error(call, response.head, await response.read_all())
+                return response
+            except AgentCoreError as error:
+                error.session_id = error.session_id or call.session_id
+                if self._give_up(call, error):
+                    raise
+                delay = self.retry.delay(call.attempts)
+                self._log_retry(call, error, delay)
+                await asyncio.sleep(delay)
+                call.attempts += 1
+
+    async def astream(
+        self, messages: Sequence[Message] | str | None = None, **options: Any
+    ) -> AsyncEventStream:
+        """Async :meth:`stream`: ``async for event in await client.astream(...)``."""
+        call = self.prepare(messages, **options)
+        response = await self._asend(call)
+        self._accepted(call)
+        return AsyncEventStream(_StreamState(call, response.head), response)
+
+    async def ainvoke(
+        self, messages: Sequence[Message] | str | None = None, **options: Any
+    ) -> Completion:
+        async with await self.astream(messages, **options) as events:
+            async for _ in events:
+                pass
+        return events.completion
+
+    async def astop_session(
+        self, session_id: str, *, runtime: str | None = None, qualifier: str | None = None
+    ) -> None:
+        call = self._stop_call(session_id, runtime, qualifier)
+        (await self._asend(call)).close()
+        self.memory.forget(call.session_id)
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (and the sync pool)."""
+        await self._async.aclose()
+        self.close()
+
+    async def __aenter__(self) -> AgentCoreClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _current_trace_context() -> dict[str, str]:
+    """traceparent/tracestate/baggage of the active OpenTelemetry span, when OTel is installed."""
+    try:
+        from opentelemetry import propagate
+    except ImportError:
+        return {}
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate", "baggage")}
