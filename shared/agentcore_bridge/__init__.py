@@ -1,6 +1,8 @@
 """agentcore_bridge: the shared core behind the LangChain, LlamaIndex and OpenAI-format clients
 for Amazon Bedrock AgentCore agent runtimes."""
 
+from agentcore_bridge.client import AgentCoreClient, AsyncEventStream, EventStream, RetryPolicy
+from agentcore_bridge.completions import acompletion, completion
 from agentcore_bridge.decoding import (
     AgentErrorEvent,
     AgentEvent,
@@ -39,20 +41,23 @@ from agentcore_bridge.payloads import (
     SessionMemory,
     prepare_payload,
 )
-from agentcore_bridge.results import Completion, fold_events
+from agentcore_bridge.results import Completion, StopSequences, fold_events
 from agentcore_bridge.sessions import new_session_id, validate_session_id
 from agentcore_bridge.targets import RuntimeTarget, parse_target
 
 __all__ = [
     "AccessDeniedError",
+    "AgentCoreClient",
     "AgentCoreError",
     "AgentCoreTimeoutError",
     "AgentError",
     "AgentErrorEvent",
     "AgentEvent",
+    "AsyncEventStream",
     "Completion",
     "ConflictError",
     "ConnectError",
+    "EventStream",
     "FinalMessage",
     "HistoryMode",
     "InvalidRequestError",
@@ -66,16 +71,20 @@ __all__ = [
     "QuotaExceededError",
     "ResourceNotFoundError",
     "ResponseDecoder",
+    "RetryPolicy",
     "RuntimeClientError",
     "RuntimeTarget",
     "ServiceError",
     "ServiceValidationError",
     "SessionMemory",
+    "StopSequences",
     "StreamInterruptedError",
     "TextDelta",
     "ThrottlingError",
     "TransportError",
     "Usage",
+    "acompletion",
+    "completion",
     "decode_body",
     "fold_events",
     "new_session_id",

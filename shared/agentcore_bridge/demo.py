@@ -1,91 +1,102 @@
-"""`make demo`: the core at work on a recorded agent answer, with no network and no AWS account.
+"""`make demo`: the main job, offline: an agent behind the embedded local AgentCore runtime,
+called the way an application calls a deployed one. No AWS account needed.
 
-Until the local runtime lands, this replays the bytes a real Strands agent (hosted by the official
-bedrock_agentcore SDK) sent, in small network-sized pieces, through the sans-IO decoder, and shows
-what a client gets: the streamed text, the usage summed over the agent loop, and what was kept
-aside as metadata; then the request a multi-turn conversation becomes under the history rule.
+With AGENTCORE_RUNTIME_ARN set (and AWS credentials), the same calls go to that runtime instead.
 """
 
 from __future__ import annotations
 
-import argparse
+import asyncio
+import contextlib
 import json
+import logging
+import os
 import sys
-from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
-from agentcore_bridge.decoding import ResponseDecoder, TextDelta
-from agentcore_bridge.payloads import SessionMemory, prepare_payload
-from agentcore_bridge.results import Completion
-from agentcore_bridge.sessions import new_session_id
-from agentcore_bridge.targets import parse_target
+from agentcore_bridge import AgentCoreClient, TextDelta, completion
 
-DEFAULT_RECORDING = Path("tests/fixtures/shapes/09_strands_stream_async.body")
-SEED_MODEL = (
-    "bedrock/agentcore/arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my-agent-runtime"
-)
+SEED_ARN = "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my-agent-runtime"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recording", nargs="?", type=Path, default=DEFAULT_RECORDING)
-    parser.add_argument("--piece-size", type=int, default=7, help="bytes fed at a time")
-    args = parser.parse_args(argv)
+@contextlib.contextmanager
+def runtime_to_call() -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """(runtime ARN, echo runtime ARN or None, client settings): real AWS or the local runtime."""
+    arn = os.environ.get("AGENTCORE_RUNTIME_ARN")
+    if arn:
+        yield arn, None, {}
+        return
+    from agentcore_bridge.local import LocalRuntime
+    from agentcore_bridge.local.agents import echo, strands_stream
+
+    # The SDK logs every invocation at INFO as JSON; the demo shows the client's side.
+    for name in ("bedrock_agentcore", "bedrock_agentcore.app"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    with LocalRuntime() as local:
+        stream_arn = local.add_agent("my-agent-runtime", strands_stream.app)
+        echo_arn = local.add_agent("echo", echo.app)
+        env = local.environment()
+        settings: dict[str, Any] = {
+            "endpoint_url": local.endpoint_url,
+            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        }
+        print(f"local AgentCore runtime on {local.endpoint_url} (SigV4 verified, as AWS does)")
+        yield stream_arn, echo_arn, settings
+
+
+def main() -> int:
     out = sys.stdout
+    with runtime_to_call() as (arn, echo_arn, settings):
+        client = AgentCoreClient(arn, **settings)
+        out.write(f"runtime {arn}\n\n1. invoke\n")
+        answer = client.invoke("What time is it in Tokyo?")
+        out.write(f"   text:    {answer.text}\n   usage:   {answer.usage}\n")
+        out.write(f"   session: {answer.session_id}\n\n2. stream (deltas as they arrive)\n   ")
+        with client.stream("Tell me a story", session_id=answer.session_id) as events:
+            for event in events:
+                if isinstance(event, TextDelta):
+                    out.write(f"[{event.text}]")
+                    out.flush()
+        out.write("\n\n3. async fan-out: 20 concurrent calls on one event loop\n")
 
-    target = parse_target(SEED_MODEL, qualifier="production")
-    out.write(f"runtime  {target.runtime}\nregion   {target.region}\n")
-    out.write(f"request  POST {target.path_and_query()}\n\n")
+        async def fan_out() -> list[str]:
+            async with client:
+                results = await asyncio.gather(*(client.ainvoke(f"q{i}") for i in range(20)))
+            return [r.text for r in results]
 
-    body = args.recording.read_bytes()
-    out.write(
-        f"replaying {args.recording} ({len(body):,} bytes) in {args.piece_size}-byte pieces\n"
-    )
-    out.write("streamed text: ")
-    decoder = ResponseDecoder("text/event-stream; charset=utf-8")
-    completion = Completion(model=target.runtime, session_id=new_session_id())
-    for start in range(0, len(body), args.piece_size):
-        for event in decoder.feed(body[start : start + args.piece_size]):
-            completion.add(event)
-            if isinstance(event, TextDelta):
-                out.write(event.text)
-                out.flush()
-    for event in decoder.close():
-        completion.add(event)
-    kinds = Counter(
-        "python-repr string" if isinstance(raw, str) and raw.startswith("{'") else "json event"
-        for raw in completion.other_events
-    )
-    out.write("\n\n")
-    out.write(f"usage (summed over the agent loop): {completion.usage}\n")
-    out.write(
-        f"complete messages kept aside (text already streamed): {len(completion.final_messages)}\n"
-    )
-    out.write(f"other events kept as metadata: {dict(kinds)}\n\n")
-    openai = completion.to_openai()
-    out.write("as an OpenAI chat.completion:\n")
-    out.write(
-        json.dumps(
-            {k: openai[k] for k in ("object", "choices", "usage")}, ensure_ascii=False, indent=2
+        texts = asyncio.run(fan_out())
+        out.write(f"   {len(texts)} answers, e.g. {texts[7]!r}\n")
+
+        if echo_arn is not None:
+            out.write("\n4. continuing a session: what the agent receives (echo agent)\n")
+            conversation = [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "Hi"},
+            ]
+            first = client.invoke(conversation, runtime=echo_arn)
+            conversation += [
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "What did I say?"},
+            ]
+            second = client.invoke(conversation, runtime=echo_arn, session_id=first.session_id)
+            for label, result in (("first call ", first), ("second call", second)):
+                sent = json.loads(result.text)["payload"]
+                out.write(f"   {label} sends {json.dumps(sent, ensure_ascii=False)}\n")
+            out.write("   (the session already holds the system prompt and the first turn)\n")
+
+        out.write("\n5. the seed's completion() call shape, OpenAI-format result\n")
+        response = completion(
+            model=f"bedrock/agentcore/{arn}",
+            messages=[{"role": "user", "content": "Explain machine learning in simple terms"}],
+            api_base=settings.get("endpoint_url"),
+            aws_access_key_id=settings.get("aws_access_key_id"),
+            aws_secret_access_key=settings.get("aws_secret_access_key"),
         )
-    )
-    out.write("\n\n")
-
-    memory = SessionMemory()
-    session = new_session_id()
-    conversation = [
-        {"role": "system", "content": "You are a terse assistant."},
-        {"role": "user", "content": "What time is it in Tokyo?"},
-    ]
-    first = prepare_payload(conversation, session_id=session, memory=memory)
-    memory.remember(session, first.system_text)
-    conversation += [
-        {"role": "assistant", "content": completion.text},
-        {"role": "user", "content": "And in Paris?"},
-    ]
-    second = prepare_payload(conversation, session_id=session, memory=memory)
-    out.write(f"history rule, new session {session}:\n  first call sends  {first.body.decode()}\n")
-    out.write(f"  second call sends {second.body.decode()}  (the session remembers the rest)\n")
+        out.write(f"   {response.choices[0].message.content}\n   usage: {response.usage}\n")
+        client.close()
     return 0
 
 

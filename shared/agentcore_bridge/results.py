@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,3 +122,42 @@ def openai_chunk(
     if usage is not None:
         chunk["usage"] = usage_to_openai(usage)
     return chunk
+
+
+class StopSequences:
+    """Cuts text at the first stop sequence, streamed or not, holding back only what could still
+    become one (so a stop sequence split across two deltas is caught, and nothing after it leaks).
+
+    ``feed`` returns the text safe to hand on now; ``flush`` the held-back rest at the end.
+    """
+
+    def __init__(self, stops: Sequence[str] | str | None) -> None:
+        if isinstance(stops, str):
+            stops = [stops]
+        self.stops = [s for s in (stops or []) if s]
+        self.stopped = False
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        if not self.stops:
+            return text
+        buffer = self._held + text
+        hits = [i for i in (buffer.find(s) for s in self.stops) if i != -1]
+        if hits:
+            self.stopped, self._held = True, ""
+            return buffer[: min(hits)]
+        hold = max(
+            (k for s in self.stops for k in range(1, len(s)) if buffer.endswith(s[:k])), default=0
+        )
+        self._held = buffer[len(buffer) - hold :] if hold else ""
+        return buffer[: len(buffer) - hold]
+
+    def flush(self) -> str:
+        held, self._held = ("" if self.stopped else self._held), ""
+        return held
+
+    def apply(self, text: str) -> str:
+        """The whole text cut at the first stop sequence."""
+        return self.feed(text) + self.flush()
