@@ -29,8 +29,6 @@ async def ticks(count: int, interval: float) -> AsyncIterator[dict[str, Any]]:
     for index in range(count):
         if index:
             await asyncio.sleep(interval)
-        yield {
-            "type": "response.output_text.delta",
-            "delta": f"tick {index} ",
-            "sent_at": time.time(),
-        }
+        now = time.time()
+        # The delta text is the send time too, so it survives decoding into a TextDelta.
+        yield {"type": "response.output_text.delta", "delta": f"{now:.6f} ", "sent_at": now}

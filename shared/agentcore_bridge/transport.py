@@ -226,12 +226,19 @@ class SyncTransport:
             self._pool_kwargs["ca_certs"] = ca
         self._direct = urllib3.PoolManager(**self._pool_kwargs)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
+        # Read once: scanning the environment for proxies costs ~0.1 ms per call.
+        self._proxies = urllib.request.getproxies()
+        self._bypass: dict[str, bool] = {}
 
     def _manager(self, url: str) -> urllib3.PoolManager:
         parts = urlsplit(url)
-        proxies = urllib.request.getproxies()
-        proxy = proxies.get(parts.scheme)
-        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        proxy = self._proxies.get(parts.scheme)
+        if not proxy:
+            return self._direct
+        host = parts.hostname or ""
+        if host not in self._bypass:
+            self._bypass[host] = bool(urllib.request.proxy_bypass(host))
+        if self._bypass[host]:
             return self._direct
         if proxy not in self._proxied:
             self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._pool_kwargs)
