@@ -106,7 +106,7 @@ def fan_out(env: dict[str, str], client: AgentCoreClient, sizes: list[int], runs
         return times
 
     times = asyncio.run(main())
-    print("\nasync fan-out to a 200 ms async agent (median of %d runs, seconds)" % runs)
+    print(f"\nasync fan-out to a 200 ms async agent (median of {runs} runs, seconds)")
     for n in sizes:
         floor = statistics.median(times[("raw aiohttp (floor)", n)])
         ours = statistics.median(times[("AgentCoreClient.ainvoke", n)])
