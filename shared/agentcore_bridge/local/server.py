@@ -76,8 +76,11 @@ class LocalRuntime:
         account_id: str = DEFAULT_ACCOUNT_ID,
         credentials: list[LocalCredentials] | None = None,
         rate_limit: float | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.region = region
+        self._ssl = (ssl_certfile, ssl_keyfile) if ssl_certfile else None
         self.account_id = account_id
         creds = credentials or [LocalCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY)]
         self.credentials = creds[0]
@@ -168,7 +171,8 @@ class LocalRuntime:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
         """Environment variables that point boto3 (and our clients) at this runtime."""
@@ -203,6 +207,8 @@ class LocalRuntime:
             log_level="warning",
             lifespan="on",
             timeout_keep_alive=30,
+            ssl_certfile=self._ssl[0] if self._ssl else None,
+            ssl_keyfile=self._ssl[1] if self._ssl else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
