@@ -433,7 +433,10 @@ class AgentCoreClient:
         trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
                  "tracestate": tracestate, "baggage": baggage}  # fmt: skip
         if traceparent is None:
-            trace.update(_current_trace_context())
+            # The active OpenTelemetry span fills only what the caller did not give.
+            for name, value in _current_trace_context().items():
+                if trace.get(name) is None:
+                    trace[name] = value
         for name, value in {USER_ID_HEADER: user, **trace}.items():
             if value is not None:
                 low, high = _HEADER_LIMITS[name]

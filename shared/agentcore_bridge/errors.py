@@ -119,7 +119,11 @@ class ResourceNotFoundError(AgentCoreError):
 
 
 class ConflictError(AgentCoreError):
-    """409: a conflicting operation is in progress; RetryableConflictException is retried."""
+    """409 ConflictException: a conflicting operation is in progress; not retried."""
+
+
+class RetryableConflictError(ConflictError):
+    """409 RetryableConflictException: modelled retryable, so retried with backoff."""
 
     _retryable = True
 
@@ -187,7 +191,7 @@ _BY_ERROR_TYPE: dict[str, type[AgentCoreError]] = {
     "ExpiredTokenException": AccessDeniedError,
     "IncompleteSignatureException": AccessDeniedError,
     "ResourceNotFoundException": ResourceNotFoundError,
-    "RetryableConflictException": ConflictError,
+    "RetryableConflictException": RetryableConflictError,
     "ConflictException": ConflictError,
     "RuntimeClientError": RuntimeClientError,
     "ThrottlingException": ThrottlingError,
@@ -201,7 +205,7 @@ _BY_STATUS: dict[int, type[AgentCoreError]] = {
     402: QuotaExceededError,
     403: AccessDeniedError,
     404: ResourceNotFoundError,
-    409: ConflictError,
+    409: RetryableConflictError,  # InvokeAgentRuntime's only 409
     424: RuntimeClientError,
     429: ThrottlingError,
 }

@@ -382,6 +382,8 @@ class AsyncTransport:
                 timeout=timeout,
                 allow_redirects=False,
             )
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise TransportError(f"TLS failed: {exc}") from exc
         except aiohttp.ClientConnectorError as exc:
             raise ConnectError(
                 f"could not connect to {urlsplit(request.url).netloc}: {exc}"

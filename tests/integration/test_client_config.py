@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import trustme
 
-from agentcore_bridge import AgentCoreClient, TransportError
+from agentcore_bridge import AgentCoreClient, ConnectError, TransportError
 from agentcore_bridge.local import LocalRuntime
 from agentcore_bridge.local.agents import json_answer
 
@@ -243,8 +243,13 @@ def test_aws_ca_bundle_is_honoured_sync_and_async(
 ) -> None:
     local, ca = tls_runtime
     assert local.endpoint_url.startswith("https://")
-    with pytest.raises(TransportError):
-        make_client(local, max_retries=0).invoke("hi")  # unknown CA: refused
+    for run in (
+        lambda: make_client(local).invoke("hi"),
+        lambda: asyncio.run(make_client(local).ainvoke("hi")),
+    ):
+        with pytest.raises(TransportError, match="TLS failed") as info:  # unknown CA: refused
+            run()
+        assert not isinstance(info.value, ConnectError)  # a TLS failure is not retried
     monkeypatch.setenv("AWS_CA_BUNDLE", str(ca))
     assert answer(make_client(local)) == EXPECTED
 

@@ -1,7 +1,6 @@
 """Every response shape of AGENTCORE.md, recorded from real agents, decodes to the right text once.
 
-The shape table below maps each numbered shape to the fixtures that show it; the closing note of
-the core issue quotes it. Fixture bytes were recorded by tests/fixtures/recorders/ from agents
+The shape table (tests/support/shapes.py) maps each numbered shape to the fixtures that show it. Fixture bytes were recorded by tests/fixtures/recorders/ from agents
 written with the official bedrock_agentcore SDK (Strands, LangGraph, OpenAI Agents running on
 scripted models where the shape comes from them).
 """
@@ -13,7 +12,7 @@ from itertools import pairwise
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shape_fixtures import ShapeFixture, all_fixture_names, load_fixture
+from support.shapes import SHAPE_TABLE, ShapeFixture, all_fixture_names, load_fixture
 
 from agentcore_bridge.decoding import (
     AgentErrorEvent,
@@ -25,26 +24,6 @@ from agentcore_bridge.decoding import (
     decode_body,
 )
 from agentcore_bridge.results import fold_events
-
-SHAPE_TABLE: dict[int, tuple[str, list[str]]] = {
-    1: ("a JSON string", ["01_sdk_json_string", "01_strands_str_result", "01_langgraph_last_content"]),
-    2: ('{"result": "<text>"}', ["02_sdk_result_text", "02_openai_agents_final_output"]),
-    3: ('{"result": <Strands message>}', ["03_strands_message"]),
-    4: ("a LangChain message dump, alone or under result",
-        ["04_langchain_message_dump", "04_langchain_message_blocks_under_result"]),
-    5: ('{"response": <text or blocks>}', ["05_sdk_response_text", "05_sdk_response_blocks"]),
-    6: ('{"error": ...}', ["06_sdk_error_dict", "06_sdk_handler_raises"]),
-    7: ("A2A JSON-RPC", ["07_a2a_parts", "07_a2a_message_parts"]),
-    8: ("plain JSON string events", ["08_sdk_plain_strings", "09_strands_stream_data_only"]),
-    9: ("Strands stream_async events", ["09_strands_stream_async"]),
-    10: ("LangGraph messages / lone chunks / updates",
-         ["10_langgraph_messages_mode", "10_langgraph_lone_chunks", "10_langgraph_updates_mode"]),
-    11: ("OpenAI Agents SDK deltas", ["11_openai_agents_stream"]),
-    12: ("LlamaIndex agent_stream / done / error", ["12_llamaindex_agent_stream", "12_llamaindex_error_event"]),
-    13: ("AG-UI TEXT_MESSAGE_CONTENT", ["13_agui_text_message"]),
-    14: ("error frames", ["14_sdk_error_frame_midstream", "14_stream_error_type"]),
-    99: ("unknown JSON body / unknown stream events", ["99_sdk_unknown_json", "99_sdk_unknown_stream_events"]),
-}  # fmt: skip
 
 TABLE_NAMES = [name for _, names in SHAPE_TABLE.values() for name in names]
 FIXTURES = {name: load_fixture(name) for name in all_fixture_names()}
