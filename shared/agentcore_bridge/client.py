@@ -430,13 +430,15 @@ class AgentCoreClient:
             SESSION_HEADER: session,
         }
         user = user_id if user_id is not None else self.runtime_user_id
-        trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
-                 "tracestate": tracestate, "baggage": baggage}  # fmt: skip
+        trace: dict[str, str | None] = {
+            "X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
+            "tracestate": tracestate, "baggage": baggage,
+        }  # fmt: skip
         if traceparent is None:
             # The active OpenTelemetry span fills only what the caller did not give.
-            for name, value in _current_trace_context().items():
+            for name, found in _current_trace_context().items():
                 if trace.get(name) is None:
-                    trace[name] = value
+                    trace[name] = found
         for name, value in {USER_ID_HEADER: user, **trace}.items():
             if value is not None:
                 low, high = _HEADER_LIMITS[name]
