@@ -144,19 +144,34 @@ class StopSequences:
         if not self.stops:
             return text
         buffer = self._held + text
-        hits = [i for i in (buffer.find(s) for s in self.stops) if i != -1]
-        if hits:
+        hit = self._earliest_hit(buffer)
+        # Where a stop sequence may still be starting (the buffer ends with a proper prefix of
+        # one): text from there on cannot be handed on yet.
+        pending = min(
+            (len(buffer) - k for s in self.stops for k in range(1, len(s))
+             if buffer.endswith(s[:k])),
+            default=len(buffer),
+        )  # fmt: skip
+        if hit is not None and hit <= pending:
             self.stopped, self._held = True, ""
-            return buffer[: min(hits)]
-        hold = max(
-            (k for s in self.stops for k in range(1, len(s)) if buffer.endswith(s[:k])), default=0
-        )
-        self._held = buffer[len(buffer) - hold :] if hold else ""
-        return buffer[: len(buffer) - hold]
+            return buffer[:hit]
+        # A hit after a stop that may still complete earlier must wait for more text.
+        self._held = buffer[pending:]
+        return buffer[:pending]
 
     def flush(self) -> str:
-        held, self._held = ("" if self.stopped else self._held), ""
+        if self.stopped:
+            return ""
+        held, self._held = self._held, ""
+        hit = self._earliest_hit(held)
+        if hit is not None:
+            self.stopped = True
+            return held[:hit]
         return held
+
+    def _earliest_hit(self, text: str) -> int | None:
+        hits = [i for i in (text.find(s) for s in self.stops) if i != -1]
+        return min(hits) if hits else None
 
     def apply(self, text: str) -> str:
         """The whole text cut at the first stop sequence."""
