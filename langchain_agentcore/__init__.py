@@ -1,4 +1,5 @@
-"""LangChain chat model for Amazon Bedrock AgentCore runtimes (``ChatAgentCore``): coming with its
-own issue; the shared core is ``agentcore_bridge``."""
+"""LangChain chat model for Amazon Bedrock AgentCore runtimes: ``ChatAgentCore``."""
 
-__all__: list[str] = []
+from langchain_agentcore.chat_models import ChatAgentCore
+
+__all__ = ["ChatAgentCore"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -36,3 +37,16 @@ def validate_session_id(session_id: object) -> str:
             problem = "it contains a character outside visible ASCII"
         raise InvalidSessionIdError(f"invalid runtime session id: {problem}; {SESSION_ID_RULE}")
     return session_id
+
+
+def session_id_for(key: str) -> str:
+    """The AgentCore session id for a framework's conversation key (a LangGraph ``thread_id``, a
+    ``RunnableWithMessageHistory`` session id, a chat engine's id).
+
+    A key that is already a valid session id is used as it is; any other key (``"user-42"`` is
+    too short for AgentCore) maps to ``session-<sha256 of the key>``: the same key always gives
+    the same session, and different keys never share one.
+    """
+    if _VALID_SESSION_ID.fullmatch(key):
+        return key
+    return "session-" + hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -8,12 +8,15 @@ decoder's unit tests), so a client that mishandles a shape on one path only show
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from client_support import StreamOutcome, attempts, consume_stream, invoke, make_client
 from conftest import Runtime
-from support.shapes import SHAPE_TABLE, ShapeFixture, all_fixture_names, load_fixture
+from support.shapes import (
+    SHAPE_TABLE,
+    all_fixture_names,
+    load_fixture,
+    recorded_agent,
+)
 
 from agentcore_bridge.decoding import Usage
 from agentcore_bridge.errors import AgentCoreError, AgentError, RuntimeClientError
@@ -24,38 +27,10 @@ pytestmark = pytest.mark.network
 NAMES = [name for _, names in SHAPE_TABLE.values() for name in names]
 FIXTURES = {name: load_fixture(name) for name in NAMES}
 MODES = ("invoke", "stream", "ainvoke", "astream")
-PIECE = 97
+
 # The one fixture recorded with a non-2xx status: AgentCore reports an agent's own failure as
 # 424 RuntimeClientError, without the agent's text.
 AGENT_FAILURE = "06_sdk_handler_raises"
-
-
-def recorded_agent(fixture: ShapeFixture) -> Any:
-    """A raw ASGI agent answering with the fixture's status, content type and exact bytes."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        while True:  # read the request body to its end
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            if not message.get("more_body", False):
-                break
-        await send(
-            {
-                "type": "http.response.start",
-                "status": fixture.status,
-                "headers": [(b"content-type", fixture.content_type.encode("latin-1"))],
-            }
-        )
-        body = fixture.body
-        for start in range(0, len(body), PIECE):
-            piece = body[start : start + PIECE]
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    return app
 
 
 def test_the_matrix_covers_every_recorded_fixture() -> None:

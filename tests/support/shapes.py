@@ -63,3 +63,32 @@ def load_fixture(name: str) -> ShapeFixture:
 
 def all_fixture_names() -> list[str]:
     return sorted(p.stem for p in SHAPES_DIR.glob("*.json"))
+
+
+def recorded_agent(fixture: ShapeFixture, piece: int = 97) -> Any:
+    """A raw ASGI agent answering with the fixture's status, content type and exact bytes,
+    sent in ``piece``-byte writes (so clients read them split anywhere)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while True:  # read the request body to its end
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if not message.get("more_body", False):
+                break
+        await send(
+            {
+                "type": "http.response.start",
+                "status": fixture.status,
+                "headers": [(b"content-type", fixture.content_type.encode("latin-1"))],
+            }
+        )
+        body = fixture.body
+        for start in range(0, len(body), piece):
+            part = body[start : start + piece]
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from agentcore_bridge.errors import InvalidSessionIdError
-from agentcore_bridge.sessions import new_session_id, validate_session_id
+from agentcore_bridge.sessions import new_session_id, session_id_for, validate_session_id
 
 
 def test_new_session_ids_fit_the_agentcore_rule_and_are_unique() -> None:
@@ -42,3 +42,14 @@ def test_bad_session_ids_are_refused_with_the_rule(value: str, problem: str) -> 
 def test_non_string_session_id_is_refused() -> None:
     with pytest.raises(InvalidSessionIdError, match="must be a string, got int"):
         validate_session_id(12345678901234567890123456789012345)
+
+
+def test_framework_keys_map_to_stable_valid_session_ids() -> None:
+    mapped = session_id_for("user-42")
+    assert mapped == session_id_for("user-42")
+    assert mapped != session_id_for("user-43")
+    assert validate_session_id(mapped) == mapped
+    assert mapped.startswith("session-")
+    already_valid = "thread-" + "7" * 40
+    assert session_id_for(already_valid) == already_valid
+    assert validate_session_id(session_id_for("ünïcode thread")) is not None

@@ -1,0 +1,422 @@
+"""ChatAgentCore: a LangChain chat model for Amazon Bedrock AgentCore runtimes.
+
+It translates LangChain messages to the core's OpenAI format and the core's events back to
+``AIMessage``/``AIMessageChunk``; every AgentCore rule (targets, sessions, the history rule,
+decoding, retries, errors) lives in ``agentcore_bridge``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    convert_to_openai_messages,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from agentcore_bridge import AgentCoreClient, Completion, StopSequences, TextDelta, Usage
+from agentcore_bridge.sessions import session_id_for
+
+# Per-call keyword arguments that steer the AgentCore call (the rest are LangChain's own).
+_CALL_OPTIONS = ("runtime_session_id", "qualifier", "runtime_user_id", "history", "model")
+# Run metadata keys that name a conversation: RunnableWithMessageHistory's ``session_id`` and
+# LangGraph's ``thread_id`` (LangChain copies ``configurable`` values into run metadata).
+_CONVERSATION_KEYS = ("runtime_session_id", "session_id", "thread_id")
+_SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token")
+
+
+class ChatAgentCore(BaseChatModel):
+    """Chat model over an Amazon Bedrock AgentCore agent runtime (InvokeAgentRuntime).
+
+    The agent is whatever runs in the runtime (Strands, LangGraph, CrewAI, ...): this model
+    sends it the conversation and hands back its answer, streamed or whole.
+
+    Setup:
+        ``pip install "agentcore-integrations[langchain]"``. Credentials come from boto3's chain
+        (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, SSO, roles), or are
+        passed explicitly; OAuth runtimes take ``bearer_token`` (``AGENTCORE_BEARER_TOKEN``).
+        Offline, ``agentcore-local`` or ``agentcore_bridge.local.LocalRuntime`` serves your
+        agent on 127.0.0.1 and ``endpoint_url`` points here.
+
+    Key init args:
+        model: the runtime ARN (also ``runtime_arn``), ``bedrock/agentcore/<ARN>``, or a
+            runtime id with ``account_id`` and ``region_name``.
+        qualifier: the runtime endpoint (``DEFAULT`` when omitted).
+        runtime_session_id: the AgentCore session to use; None gives each call a fresh one.
+        history: ``auto`` (send what the session has not seen), ``full``, or ``last``.
+        region_name, endpoint_url, aws_access_key_id, aws_secret_access_key,
+        aws_session_token, credentials_profile_name, bearer_token: where and how to call.
+        payload_format, payload_extra: the request body (``{"prompt": ...}`` by default).
+        stop, timeout, max_retries, streaming: as in other LangChain chat models.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_agentcore import ChatAgentCore
+
+            llm = ChatAgentCore(model=runtime_arn, endpoint_url=endpoint_url)
+
+    Invoke:
+        .. code-block:: python
+
+            messages = [("system", "You are terse."), ("human", "What time is it in Tokyo?")]
+            answer = llm.invoke(messages)
+            assert "You asked:" in answer.content
+
+    Stream:
+        .. code-block:: python
+
+            text = "".join(chunk.text for chunk in llm.stream("Tell me a story"))
+            assert text.endswith("Here is my answer.")
+
+    Async:
+        .. code-block:: python
+
+            import asyncio
+
+            async def main() -> list[str]:
+                one = await llm.ainvoke("Hi")
+                chunks = [c.text async for c in llm.astream("Hi")]
+                many = await llm.abatch(["a", "b", "c"], config={"max_concurrency": 2})
+                return [one.content, "".join(chunks), *[m.content for m in many]]
+
+            results = asyncio.run(main())
+            assert len(results) == 5
+
+    Sessions:
+        .. code-block:: python
+
+            first = llm.invoke("Remember the number 7.")
+            session = first.response_metadata["runtime_session_id"]
+            # Continue that conversation: the session already holds the first turn.
+            second = llm.invoke("Which number?", runtime_session_id=session)
+            assert second.response_metadata["runtime_session_id"] == session
+
+    Token usage:
+        .. code-block:: python
+
+            usage = llm.invoke("Hi").usage_metadata  # summed over the agent loop
+            assert usage is None or usage["total_tokens"] >= usage["input_tokens"]
+
+    Response metadata:
+        .. code-block:: python
+
+            meta = llm.invoke("Hi").response_metadata
+            assert meta["model_name"] == runtime_arn
+            assert set(meta) >= {"runtime_session_id", "qualifier", "content_type", "request_id"}
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(alias="runtime_arn")
+    """Runtime ARN, ``bedrock/agentcore/<ARN>``, or runtime id (with account_id, region_name)."""
+    qualifier: str | None = None
+    runtime_session_id: str | None = None
+    runtime_user_id: str | None = None
+    history: Literal["auto", "full", "last"] = "auto"
+    account_id: str | None = None
+    region_name: str | None = Field(default_factory=from_env("AWS_REGION", default=None))
+    endpoint_url: str | None = Field(
+        default_factory=from_env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", default=None)
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        default_factory=secret_from_env("AWS_ACCESS_KEY_ID", default=None)
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        default_factory=secret_from_env("AWS_SECRET_ACCESS_KEY", default=None)
+    )
+    aws_session_token: SecretStr | None = Field(
+        default_factory=secret_from_env("AWS_SESSION_TOKEN", default=None)
+    )
+    credentials_profile_name: str | None = None
+    bearer_token: SecretStr | None = Field(
+        default_factory=secret_from_env("AGENTCORE_BEARER_TOKEN", default=None)
+    )
+    payload_format: Literal["prompt", "openai", "converse"] | Callable[..., Any] = "prompt"
+    payload_extra: dict[str, Any] | None = None
+    send_model_parameters: bool = False
+    """Merge ``temperature``/``max_tokens`` into the payload (agents do not read them by
+    default; they are accepted for LangChain compatibility)."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    timeout: float | None = None
+    """Whole-call deadline in seconds, streams included; None: no deadline."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 900.0
+    max_retries: int = 3
+    streaming: bool = False
+
+    _client: AgentCoreClient | None = PrivateAttr(default=None)
+
+    # --- LangChain plumbing ---------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "amazon-bedrock-agentcore"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, "qualifier": self.qualifier, "history": self.history}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_agentcore", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {
+            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+            "aws_session_token": "AWS_SESSION_TOKEN",
+            "bearer_token": "AGENTCORE_BEARER_TOKEN",
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="amazon_bedrock_agentcore",
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # Pickles carry no secrets: an unpickled model takes credentials from its environment.
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        fields = dict(state["__dict__"])
+        for name in _SECRET_FIELDS:
+            fields[name] = None
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_client"] = None
+        return {**state, "__dict__": fields, "__pydantic_private__": private}
+
+    # --- the call -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> AgentCoreClient:
+        """The core client behind this model (made on first use)."""
+        if self._client is None:
+            extra = dict(self.payload_extra or {})
+            if self.send_model_parameters:
+                extra.update(
+                    {k: v for k, v in (("temperature", self.temperature),
+                                       ("max_tokens", self.max_tokens)) if v is not None}
+                )  # fmt: skip
+
+            def secret(value: SecretStr | None) -> str | None:
+                return value.get_secret_value() if value is not None else None
+
+            self._client = AgentCoreClient(
+                self.model,
+                qualifier=self.qualifier,
+                region_name=self.region_name,
+                account_id=self.account_id,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=secret(self.aws_access_key_id),
+                aws_secret_access_key=secret(self.aws_secret_access_key),
+                aws_session_token=secret(self.aws_session_token),
+                profile_name=self.credentials_profile_name,
+                bearer_token=secret(self.bearer_token),
+                runtime_user_id=self.runtime_user_id,
+                history=self.history,
+                payload_format=self.payload_format,
+                payload_extra=extra or None,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    def _call_options(
+        self, run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> dict[str, Any]:  # fmt: skip
+        options = {name: kwargs[name] for name in _CALL_OPTIONS if kwargs.get(name) is not None}
+        session = options.pop("runtime_session_id", None) or self.runtime_session_id
+        if session is None and run_manager is not None:
+            metadata = run_manager.metadata or {}
+            key = next((metadata[k] for k in _CONVERSATION_KEYS if metadata.get(k)), None)
+            session = session_id_for(str(key)) if key is not None else None
+        return {
+            "session_id": session,
+            "runtime": options.pop("model", None),
+            "user_id": options.pop("runtime_user_id", None),
+            **options,
+        }
+
+    def _stops(self, stop: list[str] | None) -> StopSequences:
+        return StopSequences(stop if stop is not None else self.stop)
+
+    def _result(self, completion: Completion, stop: StopSequences) -> ChatResult:
+        message = AIMessage(
+            content=stop.apply(completion.text),
+            response_metadata=_response_metadata(completion),
+            usage_metadata=_usage_metadata(completion.usage),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return _merge(self._stream(messages, stop, run_manager, **kwargs))
+        completion = self.client.invoke(
+            _to_openai(messages), **self._call_options(run_manager, kwargs)
+        )
+        return self._result(completion, self._stops(stop))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return _merge([c async for c in self._astream(messages, stop, run_manager, **kwargs)])
+        completion = await self.client.ainvoke(
+            _to_openai(messages), **self._call_options(run_manager, kwargs)
+        )
+        return self._result(completion, self._stops(stop))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        stops = self._stops(stop)
+        with self.client.stream(
+            _to_openai(messages), **self._call_options(run_manager, kwargs)
+        ) as events:
+            for event in events:
+                if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
+                    chunk = _text_chunk(text)
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if stops.stopped:
+                    break
+        if rest := stops.flush():
+            chunk = _text_chunk(rest)
+            if run_manager is not None:
+                run_manager.on_llm_new_token(rest, chunk=chunk)
+            yield chunk
+        yield _last_chunk(events.completion)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        stops = self._stops(stop)
+        events = await self.client.astream(
+            _to_openai(messages), **self._call_options(run_manager, kwargs)
+        )
+        async with events:
+            async for event in events:
+                if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
+                    chunk = _text_chunk(text)
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if stops.stopped:
+                    break
+        if rest := stops.flush():
+            chunk = _text_chunk(rest)
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(rest, chunk=chunk)
+            yield chunk
+        yield _last_chunk(events.completion)
+
+
+def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    converted = convert_to_openai_messages(list(messages))
+    return converted if isinstance(converted, list) else [converted]
+
+
+def _response_metadata(completion: Completion) -> dict[str, Any]:
+    return {
+        "model_name": completion.model,
+        "runtime_session_id": completion.session_id,
+        "qualifier": completion.qualifier,
+        "content_type": completion.content_type,
+        "request_id": completion.request_id,
+        "finish_reason": completion.finish_reason,
+        "model_provider": "amazon_bedrock_agentcore",
+    }
+
+
+def _usage_metadata(usage: Usage | None) -> UsageMetadata | None:
+    if usage is None:
+        return None
+    return UsageMetadata(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def _text_chunk(text: str) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
+def _last_chunk(completion: Completion) -> ChatGenerationChunk:
+    """The closing chunk: the only one carrying usage (so summing chunks counts it once) and the
+    response metadata."""
+    return ChatGenerationChunk(
+        message=AIMessageChunk(
+            content="",
+            usage_metadata=_usage_metadata(completion.usage),
+            response_metadata=_response_metadata(completion),
+            chunk_position="last",
+        ),
+        generation_info={"finish_reason": completion.finish_reason},
+    )
+
+
+def _merge(chunks: Sequence[ChatGenerationChunk] | Iterator[ChatGenerationChunk]) -> ChatResult:
+    merged: ChatGenerationChunk | None = None
+    for chunk in chunks:
+        merged = chunk if merged is None else merged + chunk
+    assert merged is not None
+    message = merged.message
+    return ChatResult(
+        generations=[
+            ChatGeneration(
+                message=AIMessage(
+                    content=message.content,
+                    response_metadata=message.response_metadata,
+                    usage_metadata=getattr(message, "usage_metadata", None),
+                    id=message.id,
+                )
+            )
+        ]
+    )
