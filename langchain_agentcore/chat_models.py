@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -20,6 +20,8 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
@@ -28,8 +30,9 @@ from agentcore_bridge.sessions import session_id_for
 
 # Per-call keyword arguments that steer the AgentCore call (the rest are LangChain's own).
 _CALL_OPTIONS = ("runtime_session_id", "qualifier", "runtime_user_id", "history", "model")
-# Run metadata keys that name a conversation: RunnableWithMessageHistory's ``session_id`` and
-# LangGraph's ``thread_id`` (LangChain copies ``configurable`` values into run metadata).
+_CONVERSATION = "agentcore_conversation"
+# ``configurable`` keys that name a conversation: ours, RunnableWithMessageHistory's
+# ``session_id`` and LangGraph's ``thread_id``.
 _CONVERSATION_KEYS = ("runtime_session_id", "session_id", "thread_id")
 _SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token")
 
@@ -247,16 +250,39 @@ class ChatAgentCore(BaseChatModel):
             )
         return self._client
 
-    def _call_options(
-        self, run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
-    ) -> dict[str, Any]:  # fmt: skip
+    # The conversation a call belongs to travels in its config (``configurable``), which
+    # LangChain does not hand to ``_generate``: these four entry points (batch, abatch and
+    # astream_events go through them) pass it along as a keyword argument.
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AIMessage:  # fmt: skip
+        return super().invoke(input, config, stop=stop, **_conversation(config, kwargs))
+
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AIMessage:  # fmt: skip
+        return await super().ainvoke(input, config, stop=stop, **_conversation(config, kwargs))
+
+    def stream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:  # fmt: skip
+        return super().stream(input, config, stop=stop, **_conversation(config, kwargs))
+
+    def astream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:  # fmt: skip
+        return super().astream(input, config, stop=stop, **_conversation(config, kwargs))
+
+    def _call_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         options = {name: kwargs[name] for name in _CALL_OPTIONS if kwargs.get(name) is not None}
         session = options.pop("runtime_session_id", None) or self.runtime_session_id
-        if session is None and run_manager is not None:
-            metadata = run_manager.metadata or {}
-            key = next((metadata[k] for k in _CONVERSATION_KEYS if metadata.get(k)), None)
-            session = session_id_for(str(key)) if key is not None else None
+        if session is None:
+            key = kwargs.get(_CONVERSATION) or _conversation_key(ensure_config())
+            session = session_id_for(str(key)) if key else None
         return {
             "session_id": session,
             "runtime": options.pop("model", None),
@@ -282,11 +308,7 @@ class ChatAgentCore(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.streaming:
-            return _merge(self._stream(messages, stop, run_manager, **kwargs))
-        completion = self.client.invoke(
-            _to_openai(messages), **self._call_options(run_manager, kwargs)
-        )
+        completion = self.client.invoke(_to_openai(messages), **self._call_options(kwargs))
         return self._result(completion, self._stops(stop))
 
     async def _agenerate(
@@ -296,13 +318,11 @@ class ChatAgentCore(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.streaming:
-            return _merge([c async for c in self._astream(messages, stop, run_manager, **kwargs)])
-        completion = await self.client.ainvoke(
-            _to_openai(messages), **self._call_options(run_manager, kwargs)
-        )
+        completion = await self.client.ainvoke(_to_openai(messages), **self._call_options(kwargs))
         return self._result(completion, self._stops(stop))
 
+    # LangChain's stream()/astream() (and invoke with streaming=True) call on_llm_new_token for
+    # every chunk these yield; the closing chunk carries usage and metadata, with empty text.
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -311,22 +331,14 @@ class ChatAgentCore(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         stops = self._stops(stop)
-        with self.client.stream(
-            _to_openai(messages), **self._call_options(run_manager, kwargs)
-        ) as events:
+        with self.client.stream(_to_openai(messages), **self._call_options(kwargs)) as events:
             for event in events:
                 if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
-                    chunk = _text_chunk(text)
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+                    yield _text_chunk(text)
                 if stops.stopped:
                     break
         if rest := stops.flush():
-            chunk = _text_chunk(rest)
-            if run_manager is not None:
-                run_manager.on_llm_new_token(rest, chunk=chunk)
-            yield chunk
+            yield _text_chunk(rest)
         yield _last_chunk(events.completion)
 
     async def _astream(
@@ -337,24 +349,26 @@ class ChatAgentCore(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         stops = self._stops(stop)
-        events = await self.client.astream(
-            _to_openai(messages), **self._call_options(run_manager, kwargs)
-        )
+        events = await self.client.astream(_to_openai(messages), **self._call_options(kwargs))
         async with events:
             async for event in events:
                 if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
-                    chunk = _text_chunk(text)
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+                    yield _text_chunk(text)
                 if stops.stopped:
                     break
         if rest := stops.flush():
-            chunk = _text_chunk(rest)
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(rest, chunk=chunk)
-            yield chunk
+            yield _text_chunk(rest)
         yield _last_chunk(events.completion)
+
+
+def _conversation_key(config: RunnableConfig | None) -> str | None:
+    configurable = (config or {}).get("configurable") or {}
+    return next((str(configurable[k]) for k in _CONVERSATION_KEYS if configurable.get(k)), None)
+
+
+def _conversation(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    key = _conversation_key(config)
+    return {**kwargs, _CONVERSATION: key} if key and _CONVERSATION not in kwargs else kwargs
 
 
 def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -399,24 +413,4 @@ def _last_chunk(completion: Completion) -> ChatGenerationChunk:
             chunk_position="last",
         ),
         generation_info={"finish_reason": completion.finish_reason},
-    )
-
-
-def _merge(chunks: Sequence[ChatGenerationChunk] | Iterator[ChatGenerationChunk]) -> ChatResult:
-    merged: ChatGenerationChunk | None = None
-    for chunk in chunks:
-        merged = chunk if merged is None else merged + chunk
-    assert merged is not None
-    message = merged.message
-    return ChatResult(
-        generations=[
-            ChatGeneration(
-                message=AIMessage(
-                    content=message.content,
-                    response_metadata=message.response_metadata,
-                    usage_metadata=getattr(message, "usage_metadata", None),
-                    id=message.id,
-                )
-            )
-        ]
     )
