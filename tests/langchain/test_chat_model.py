@@ -402,3 +402,29 @@ def test_class_docstring_examples_run(lc_runtime: LangChainRuntime, monkeypatch:
         executed += 1
     assert executed == 7
     assert isinstance(namespace["llm"], ChatAgentCore)
+
+
+def test_langgraph_graph_with_checkpointer(lc_runtime: LangChainRuntime) -> None:
+    """The documented LangGraph idiom: the graph's thread_id becomes the AgentCore session, and
+    the agent receives each turn once although the graph hands the model the whole history."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    model = llm(lc_runtime, lc_runtime.echo)
+
+    def call_model(state: MessagesState) -> dict[str, list[Any]]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", call_model)
+    builder.add_edge(START, "agent")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "graph-thread-1"}}
+    first = graph.invoke({"messages": [("system", "Be brief."), ("human", "Hi")]}, config)
+    second = graph.invoke({"messages": [("human", "Again?")]}, config)
+    assert len(second["messages"]) == 5  # the graph keeps the whole conversation ...
+    for state in (first, second):
+        answer = state["messages"][-1]
+        assert answer.response_metadata["runtime_session_id"] == session_id_for("graph-thread-1")
+    assert sent(first["messages"][-1]) == {"prompt": "Be brief.\n\nUser: Hi"}
+    assert sent(second["messages"][-1]) == {"prompt": "Again?"}  # ... the agent gets it once
