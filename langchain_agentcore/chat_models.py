@@ -27,6 +27,11 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from agentcore_bridge import AgentCoreClient, Completion, StopSequences, TextDelta, Usage
 from agentcore_bridge.sessions import session_id_for
+from agentcore_bridge.settings import (
+    SECRET_ENVIRONMENT,
+    client_from_settings,
+    pydantic_state_without_secrets,
+)
 
 # Per-call keyword arguments that steer the AgentCore call (the rest are LangChain's own).
 _CALL_OPTIONS = ("runtime_session_id", "qualifier", "runtime_user_id", "history", "model")
@@ -34,7 +39,6 @@ _CONVERSATION = "agentcore_conversation"
 # ``configurable`` keys that name a conversation: ours, RunnableWithMessageHistory's
 # ``session_id`` and LangGraph's ``thread_id``.
 _CONVERSATION_KEYS = ("runtime_session_id", "session_id", "thread_id")
-_SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token")
 
 
 class ChatAgentCore(BaseChatModel):
@@ -181,12 +185,7 @@ class ChatAgentCore(BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {
-            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-            "aws_session_token": "AWS_SESSION_TOKEN",
-            "bearer_token": "AGENTCORE_BEARER_TOKEN",
-        }
+        return dict(SECRET_ENVIRONMENT)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -204,13 +203,7 @@ class ChatAgentCore(BaseChatModel):
 
     # Pickles carry no secrets: an unpickled model takes credentials from its environment.
     def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        fields = dict(state["__dict__"])
-        for name in _SECRET_FIELDS:
-            fields[name] = None
-        private = dict(state.get("__pydantic_private__") or {})
-        private["_client"] = None
-        return {**state, "__dict__": fields, "__pydantic_private__": private}
+        return pydantic_state_without_secrets(super().__getstate__(), "_client")
 
     # --- the call -------------------------------------------------------------------------------
 
@@ -218,36 +211,7 @@ class ChatAgentCore(BaseChatModel):
     def client(self) -> AgentCoreClient:
         """The core client behind this model (made on first use)."""
         if self._client is None:
-            extra = dict(self.payload_extra or {})
-            if self.send_model_parameters:
-                extra.update(
-                    {k: v for k, v in (("temperature", self.temperature),
-                                       ("max_tokens", self.max_tokens)) if v is not None}
-                )  # fmt: skip
-
-            def secret(value: SecretStr | None) -> str | None:
-                return value.get_secret_value() if value is not None else None
-
-            self._client = AgentCoreClient(
-                self.model,
-                qualifier=self.qualifier,
-                region_name=self.region_name,
-                account_id=self.account_id,
-                endpoint_url=self.endpoint_url,
-                aws_access_key_id=secret(self.aws_access_key_id),
-                aws_secret_access_key=secret(self.aws_secret_access_key),
-                aws_session_token=secret(self.aws_session_token),
-                profile_name=self.credentials_profile_name,
-                bearer_token=secret(self.bearer_token),
-                runtime_user_id=self.runtime_user_id,
-                history=self.history,
-                payload_format=self.payload_format,
-                payload_extra=extra or None,
-                connect_timeout=self.connect_timeout,
-                read_timeout=self.read_timeout,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
+            self._client = client_from_settings(self.__dict__)
         return self._client
 
     # The conversation a call belongs to travels in its config (``configurable``), which

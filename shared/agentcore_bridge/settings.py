@@ -1,0 +1,72 @@
+"""What the framework adapters share: the settings their models expose under the same names, the
+client made from them, and pickling without secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from agentcore_bridge.client import AgentCoreClient
+
+SECRET_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token")
+SECRET_ENVIRONMENT = {
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+    "bearer_token": "AGENTCORE_BEARER_TOKEN",
+}
+
+
+class _Secret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+def _reveal(value: _Secret | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.get_secret_value()
+
+
+def client_from_settings(settings: Mapping[str, Any]) -> AgentCoreClient:
+    """The AgentCoreClient for an adapter model's fields (secrets may be pydantic SecretStr).
+
+    ``send_model_parameters`` merges ``temperature`` and ``max_tokens`` into the payload; agents
+    do not read them unless they are written to.
+    """
+    extra = dict(settings.get("payload_extra") or {})
+    if settings.get("send_model_parameters"):
+        for name in ("temperature", "max_tokens"):
+            if settings.get(name) is not None:
+                extra[name] = settings[name]
+    return AgentCoreClient(
+        settings["model"],
+        qualifier=settings.get("qualifier"),
+        region_name=settings.get("region_name"),
+        account_id=settings.get("account_id"),
+        endpoint_url=settings.get("endpoint_url"),
+        aws_access_key_id=_reveal(settings.get("aws_access_key_id")),
+        aws_secret_access_key=_reveal(settings.get("aws_secret_access_key")),
+        aws_session_token=_reveal(settings.get("aws_session_token")),
+        profile_name=settings.get("credentials_profile_name"),
+        bearer_token=_reveal(settings.get("bearer_token")),
+        runtime_user_id=settings.get("runtime_user_id"),
+        history=settings.get("history") or "auto",
+        payload_format=settings.get("payload_format") or "prompt",
+        payload_extra=extra or None,
+        connect_timeout=settings.get("connect_timeout", 10.0),
+        read_timeout=settings.get("read_timeout", 900.0),
+        timeout=settings.get("timeout"),
+        max_retries=settings.get("max_retries", 3),
+    )
+
+
+def pydantic_state_without_secrets(state: dict[Any, Any], client_attr: str) -> dict[Any, Any]:
+    """A pydantic model's pickle state with its secrets and its client left out: an unpickled
+    model takes credentials from its new environment (or profile) and makes a new client."""
+    fields = dict(state["__dict__"])
+    for name in SECRET_FIELDS:
+        if name in fields:
+            fields[name] = None
+    private = dict(state.get("__pydantic_private__") or {})
+    private[client_attr] = None
+    return {**state, "__dict__": fields, "__pydantic_private__": private}
