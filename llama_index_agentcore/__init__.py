@@ -1,4 +1,5 @@
-"""LlamaIndex LLM for Amazon Bedrock AgentCore runtimes (``AgentCore``): coming with its own
-issue; the shared core is ``agentcore_bridge``."""
+"""LlamaIndex LLM for Amazon Bedrock AgentCore runtimes: ``AgentCore``."""
 
-__all__: list[str] = []
+from llama_index_agentcore.base import DEFAULT_CONTEXT_WINDOW, AgentCore, to_openai_messages
+
+__all__ = ["DEFAULT_CONTEXT_WINDOW", "AgentCore", "to_openai_messages"]

@@ -1,0 +1,300 @@
+"""AgentCore: a LlamaIndex LLM for Amazon Bedrock AgentCore runtimes.
+
+It translates LlamaIndex ``ChatMessage``s to the core's OpenAI format and the core's events to
+``ChatResponse``s; every AgentCore rule lives in ``agentcore_bridge``. Chat-native: the
+completion entry points are derived from the chat ones, as LlamaIndex's own chat LLMs do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from typing import Any, Literal
+
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    ImageBlock,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+from pydantic import Field, PrivateAttr, SecretStr
+
+from agentcore_bridge import (
+    AgentCoreClient,
+    Completion,
+    InvalidRequestError,
+    StopSequences,
+    TextDelta,
+    Usage,
+)
+from agentcore_bridge.settings import client_from_settings, pydantic_state_without_secrets
+
+DEFAULT_CONTEXT_WINDOW = 200_000
+"""An agent's context window is its model's, which this client cannot see; 200k tokens is the
+window of the Claude models most AgentCore agents run on. Set ``context_window`` to yours."""
+DEFAULT_NUM_OUTPUT = 4096
+
+_CALL_OPTIONS = {
+    "runtime_session_id": "session_id",
+    "qualifier": "qualifier",
+    "runtime_user_id": "user_id",
+    "history": "history",
+    "model": "runtime",
+}
+_ROLES = {
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+}
+
+
+class AgentCore(LLM):
+    """LlamaIndex LLM over an Amazon Bedrock AgentCore agent runtime (InvokeAgentRuntime).
+
+    Example (runs against the local runtime in the tests; ``runtime_arn`` and
+    ``endpoint_url`` name it, credentials come from the environment):
+
+    .. code-block:: python
+
+        from llama_index.core import Document, VectorStoreIndex
+        from llama_index.core.embeddings import MockEmbedding
+        from llama_index.core.llms import ChatMessage
+        from llama_index_agentcore import AgentCore
+
+        llm = AgentCore(model=runtime_arn, endpoint_url=endpoint_url)
+        reply = llm.chat([ChatMessage(role="user", content="What time is it in Tokyo?")])
+        session = reply.additional_kwargs["runtime_session_id"]
+        follow_up = llm.chat(
+            [ChatMessage(role="user", content="And in Paris?")], runtime_session_id=session
+        )
+        text = "".join(r.delta for r in llm.stream_complete("Tell me a story"))
+
+        index = VectorStoreIndex.from_documents(
+            [Document(text="The office opens at 9.")], embed_model=MockEmbedding(embed_dim=8)
+        )
+        answer = index.as_query_engine(llm=llm).query("When does the office open?")
+        assert str(answer)
+
+    Fields have the same names and meanings as ``langchain_agentcore.ChatAgentCore``'s: ``model``
+    (runtime ARN, ``bedrock/agentcore/<ARN>`` or runtime id), ``qualifier``,
+    ``runtime_session_id`` (None: a fresh session per call), ``runtime_user_id``, ``history``
+    (``auto``/``full``/``last``), ``region_name``, ``endpoint_url``, credentials,
+    ``bearer_token``, ``payload_format``/``payload_extra``, ``timeout``/``connect_timeout``/
+    ``read_timeout``, ``max_retries``; ``context_window`` defaults to ``DEFAULT_CONTEXT_WINDOW``.
+    Per call: ``runtime_session_id``, ``qualifier``, ``runtime_user_id``, ``history``, ``model``
+    and ``stop``. Responses carry ``runtime_session_id``, ``request_id`` and, when the agent
+    reports usage, ``prompt_tokens``/``completion_tokens``/``total_tokens`` in
+    ``additional_kwargs``.
+    """
+
+    model: str = Field(description="Runtime ARN, bedrock/agentcore/<ARN>, or runtime id.")
+    qualifier: str | None = None
+    runtime_session_id: str | None = None
+    runtime_user_id: str | None = None
+    history: Literal["auto", "full", "last"] = "auto"
+    account_id: str | None = None
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    credentials_profile_name: str | None = None
+    bearer_token: SecretStr | None = None
+    payload_format: Literal["prompt", "openai", "converse"] | Callable[..., Any] = "prompt"
+    payload_extra: dict[str, Any] | None = None
+    send_model_parameters: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    timeout: float | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 900.0
+    max_retries: int = 3
+    context_window: int = DEFAULT_CONTEXT_WINDOW
+    num_output: int = DEFAULT_NUM_OUTPUT
+
+    _client: AgentCoreClient | None = PrivateAttr(default=None)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "AgentCore"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.num_output,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=self.model,
+        )
+
+    @property
+    def client(self) -> AgentCoreClient:
+        if self._client is None:
+            self._client = client_from_settings(self.__dict__)
+        return self._client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return pydantic_state_without_secrets(super().__getstate__(), "_client")
+
+    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        options = {
+            target: kwargs[name] for name, target in _CALL_OPTIONS.items()
+            if kwargs.get(name) is not None
+        }  # fmt: skip
+        options.setdefault("session_id", self.runtime_session_id)
+        return options
+
+    def _stops(self, kwargs: dict[str, Any]) -> StopSequences:
+        stop = kwargs.get("stop")
+        return StopSequences(stop if stop is not None else self.stop)
+
+    # --- chat -------------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        completion = self.client.invoke(to_openai_messages(messages), **self._options(kwargs))
+        return _response(completion, self._stops(kwargs).apply(completion.text))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        completion = await self.client.ainvoke(
+            to_openai_messages(messages), **self._options(kwargs)
+        )
+        return _response(completion, self._stops(kwargs).apply(completion.text))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        events = self.client.stream(to_openai_messages(messages), **self._options(kwargs))
+        stops = self._stops(kwargs)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            text = ""
+            with events:
+                for event in events:
+                    if isinstance(event, TextDelta) and (delta := stops.feed(event.text)):
+                        text += delta
+                        yield _response(events.completion, text, delta=delta, final=False)
+                    if stops.stopped:
+                        break
+            delta = stops.flush()
+            yield _response(events.completion, text + delta, delta=delta)
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        events = await self.client.astream(to_openai_messages(messages), **self._options(kwargs))
+        stops = self._stops(kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            text = ""
+            async with events:
+                async for event in events:
+                    if isinstance(event, TextDelta) and (delta := stops.feed(event.text)):
+                        text += delta
+                        yield _response(events.completion, text, delta=delta, final=False)
+                    if stops.stopped:
+                        break
+            delta = stops.flush()
+            yield _response(events.completion, text + delta, delta=delta)
+
+        return gen()
+
+    # --- completion, derived from chat ------------------------------------------------------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+
+
+def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """LlamaIndex ChatMessages -> OpenAI-format dicts (llama-index-core has no such converter).
+
+    Text blocks become the content string; images become ``image_url`` parts (which only the
+    ``openai`` payload format can carry); other block kinds are refused rather than dropped.
+    """
+    result = []
+    for message in messages:
+        role = _ROLES.get(message.role, message.role.value)
+        if all(isinstance(block, TextBlock) for block in message.blocks):
+            content: Any = "".join(block.text for block in message.blocks)  # type: ignore[union-attr]
+        else:
+            content = [_part(block) for block in message.blocks]
+        result.append({"role": role, "content": content})
+    return result
+
+
+def _part(block: Any) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ImageBlock):
+        url = str(block.url) if block.url is not None else block.inline_url()
+        return {"type": "image_url", "image_url": {"url": url}}
+    raise InvalidRequestError(
+        f"a {type(block).__name__} content block cannot be sent to an AgentCore agent; "
+        "send text (or images with payload_format='openai')"
+    )
+
+
+def _usage_kwargs(usage: Usage | None) -> dict[str, int]:
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _response(
+    completion: Completion, text: str, *, delta: str | None = None, final: bool = True
+) -> ChatResponse:
+    extra: dict[str, Any] = {
+        "runtime_session_id": completion.session_id,
+        "request_id": completion.request_id,
+        "model": completion.model,
+        "qualifier": completion.qualifier,
+    }
+    if final:
+        extra.update(_usage_kwargs(completion.usage))
+    return ChatResponse(
+        message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+        delta=delta,
+        raw={"final_messages": completion.final_messages} if final else None,
+        additional_kwargs=extra,
+    )
