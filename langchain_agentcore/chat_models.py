@@ -25,7 +25,7 @@ from langchain_core.runnables.config import ensure_config
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from agentcore_bridge import AgentCoreClient, Completion, StopSequences, TextDelta, Usage
+from agentcore_bridge import AgentCoreClient, Completion, StopSequences, Usage
 from agentcore_bridge.sessions import session_id_for
 from agentcore_bridge.settings import (
     SECRET_ENVIRONMENT,
@@ -296,13 +296,8 @@ class ChatAgentCore(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         stops = self._stops(stop)
         with self.client.stream(_to_openai(messages), **self._call_options(kwargs)) as events:
-            for event in events:
-                if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
-                    yield _text_chunk(text)
-                if stops.stopped:
-                    break
-        if rest := stops.flush():
-            yield _text_chunk(rest)
+            for text in events.text(stop=stops):
+                yield _text_chunk(text)
         yield _last_chunk(events.completion)
 
     async def _astream(
@@ -315,13 +310,8 @@ class ChatAgentCore(BaseChatModel):
         stops = self._stops(stop)
         events = await self.client.astream(_to_openai(messages), **self._call_options(kwargs))
         async with events:
-            async for event in events:
-                if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
-                    yield _text_chunk(text)
-                if stops.stopped:
-                    break
-        if rest := stops.flush():
-            yield _text_chunk(rest)
+            async for text in events.text(stop=stops):
+                yield _text_chunk(text)
         yield _last_chunk(events.completion)
 
 

@@ -38,7 +38,6 @@ from agentcore_bridge import (
     Completion,
     InvalidRequestError,
     StopSequences,
-    TextDelta,
     Usage,
 )
 from agentcore_bridge.settings import client_from_settings, pydantic_state_without_secrets
@@ -185,14 +184,10 @@ class AgentCore(LLM):
         def gen() -> Generator[ChatResponse, None, None]:
             text = ""
             with events:
-                for event in events:
-                    if isinstance(event, TextDelta) and (delta := stops.feed(event.text)):
-                        text += delta
-                        yield _response(events.completion, text, delta=delta, final=False)
-                    if stops.stopped:
-                        break
-            delta = stops.flush()
-            yield _response(events.completion, text + delta, delta=delta)
+                for delta in events.text(stop=stops):
+                    text += delta
+                    yield _response(events.completion, text, delta=delta, final=False)
+            yield _response(events.completion, text, delta="")
 
         return gen()
 
@@ -206,14 +201,10 @@ class AgentCore(LLM):
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             text = ""
             async with events:
-                async for event in events:
-                    if isinstance(event, TextDelta) and (delta := stops.feed(event.text)):
-                        text += delta
-                        yield _response(events.completion, text, delta=delta, final=False)
-                    if stops.stopped:
-                        break
-            delta = stops.flush()
-            yield _response(events.completion, text + delta, delta=delta)
+                async for delta in events.text(stop=stops):
+                    text += delta
+                    yield _response(events.completion, text, delta=delta, final=False)
+            yield _response(events.completion, text, delta="")
 
         return gen()
 

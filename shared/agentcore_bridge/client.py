@@ -40,7 +40,7 @@ from agentcore_bridge.payloads import (
     encode_payload,
     prepare_payload,
 )
-from agentcore_bridge.results import Completion
+from agentcore_bridge.results import Completion, StopSequences
 from agentcore_bridge.sessions import new_session_id, validate_session_id
 from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
 from agentcore_bridge.transport import (
@@ -178,11 +178,18 @@ class EventStream:
         finally:
             self._response.close()
 
-    def text(self) -> Iterator[str]:
-        """Only the answer text, delta by delta."""
+    def text(self, stop: StopSequences | Sequence[str] | None = None) -> Iterator[str]:
+        """Only the answer text, delta by delta; cut at the first ``stop`` sequence (the stream
+        is closed there: the agent is not left running for text nobody will read)."""
+        stops = stop if isinstance(stop, StopSequences) else StopSequences(stop)
         for event in self:
-            if isinstance(event, TextDelta):
-                yield event.text
+            if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
+                yield text
+            if stops.stopped:
+                self.close()
+                break
+        if rest := stops.flush():
+            yield rest
 
     def close(self) -> None:
         self._response.close()
@@ -223,10 +230,17 @@ class AsyncEventStream:
         finally:
             self._response.close()
 
-    async def text(self) -> AsyncIterator[str]:
+    async def text(self, stop: StopSequences | Sequence[str] | None = None) -> AsyncIterator[str]:
+        """Async :meth:`EventStream.text`."""
+        stops = stop if isinstance(stop, StopSequences) else StopSequences(stop)
         async for event in self:
-            if isinstance(event, TextDelta):
-                yield event.text
+            if isinstance(event, TextDelta) and (text := stops.feed(event.text)):
+                yield text
+            if stops.stopped:
+                await self.aclose()
+                break
+        if rest := stops.flush():
+            yield rest
 
     async def aclose(self) -> None:
         self._response.close()

@@ -21,7 +21,7 @@ from typing import Any, Literal, overload
 from pydantic import BaseModel, ConfigDict
 
 from agentcore_bridge.client import AgentCoreClient
-from agentcore_bridge.decoding import TextDelta, Usage
+from agentcore_bridge.decoding import Usage
 from agentcore_bridge.payloads import Message
 from agentcore_bridge.results import Completion, StopSequences, new_completion_id
 
@@ -222,13 +222,8 @@ def completion(
 
     def chunks() -> Iterator[ChatCompletionChunk]:
         with events:
-            for event in events:
-                if isinstance(event, TextDelta) and (text := stop.feed(event.text)):
-                    yield maker.chunk(text)
-                if stop.stopped:
-                    break
-        if rest := stop.flush():
-            yield maker.chunk(rest)
+            for text in events.text(stop=stop):
+                yield maker.chunk(text)
         yield from maker.tail(events.completion)
 
     return chunks()
@@ -274,13 +269,8 @@ async def acompletion(
 
     async def chunks() -> AsyncIterator[ChatCompletionChunk]:
         async with events:
-            async for event in events:
-                if isinstance(event, TextDelta) and (text := stop.feed(event.text)):
-                    yield maker.chunk(text)
-                if stop.stopped:
-                    break
-        if rest := stop.flush():
-            yield maker.chunk(rest)
+            async for text in events.text(stop=stop):
+                yield maker.chunk(text)
         for chunk in maker.tail(events.completion):
             yield chunk
 
