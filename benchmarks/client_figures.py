@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,22 +27,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_agents import start_runtime
+
 from agentcore_bridge import AgentCoreClient, TextDelta
-
-HERE = Path(__file__).resolve().parent
-
-
-def start_runtime() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={HERE / 'bench_agents.py'}:app"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = []
-    while not (line := process.stdout.readline()).startswith("Ctrl-C"):
-        lines.append(line)
-    return process, dict(re.findall(r"export (\w+)=(\S+)", "".join(lines)))
 
 
 class Raw:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,20 +20,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-HERE = Path(__file__).resolve().parent
-
-
-def start_runtime() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={HERE / 'bench_agents.py'}:app"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = []
-    while not (line := process.stdout.readline()).startswith("Ctrl-C"):
-        lines.append(line)
-    return process, dict(re.findall(r"export (\w+)=(\S+)", "".join(lines)))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_agents import start_runtime
 
 
 def signed(env: dict[str, str], payload: dict) -> tuple[str, dict[str, str], bytes]:
