@@ -116,7 +116,7 @@ def to_chat_completion(
     )
 
 
-class _ChunkMaker:
+class ChunkMaker:
     """Shared by the sync and async streams: events -> OpenAI chunks."""
 
     def __init__(self, model: str, session_id: str | None, include_usage: bool) -> None:
@@ -218,7 +218,7 @@ def completion(
     if not stream:
         return to_chat_completion(client.invoke(list(messages), **call), model, stop)
     events = client.stream(list(messages), **call)
-    maker = _ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
+    maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     def chunks() -> Iterator[ChatCompletionChunk]:
         with events:
@@ -265,7 +265,7 @@ async def acompletion(
     if not stream:
         return to_chat_completion(await client.ainvoke(list(messages), **call), model, stop)
     events = await client.astream(list(messages), **call)
-    maker = _ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
+    maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     async def chunks() -> AsyncIterator[ChatCompletionChunk]:
         async with events:

@@ -105,8 +105,12 @@ class LocalRuntime:
         bearer_tokens: tuple[str, ...] | None = None,
         idle_timeout: float = 900.0,
         runtime_id: str | None = None,
+        region: str | None = None,
+        account_id: str | None = None,
     ) -> str:
-        """Register an agent as a runtime and return its ARN."""
+        """Register an agent as a runtime and return its ARN (in this runtime's region and
+        account unless ``region``/``account_id`` say otherwise: one local endpoint can stand in
+        for runtimes of several regions and accounts, each signed for its own region)."""
         if (agent is None) == (url is None):
             raise ValueError("give exactly one of an agent (app or 'module:app') or url=")
         host: AgentHost
@@ -118,14 +122,16 @@ class LocalRuntime:
             assert agent is not None
             host = InProcessHost(agent)
         runtime_id = runtime_id or name
-        arn = f"arn:aws:{SERVICE_NAME}:{self.region}:{self.account_id}:runtime/{runtime_id}"
+        region = region or self.region
+        account_id = account_id or self.account_id
+        arn = f"arn:aws:{SERVICE_NAME}:{region}:{account_id}:runtime/{runtime_id}"
         if arn in self.dataplane.runtimes:
             raise ValueError(f"a runtime named {runtime_id!r} is already registered")
         self.dataplane.runtimes[arn] = RegisteredRuntime(
             arn=arn,
             runtime_id=runtime_id,
-            account_id=self.account_id,
-            region=self.region,
+            account_id=account_id,
+            region=region,
             host=host,
             qualifiers=frozenset({DEFAULT_QUALIFIER, *qualifiers}),
             bearer_tokens=frozenset(bearer_tokens) if bearer_tokens is not None else None,

@@ -1,0 +1,190 @@
+"""The OpenAPI document of the proxy's API (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_CONTENT_PART = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+}
+_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
+        "content": {
+            "oneOf": [{"type": "string"}, {"type": "array", "items": _CONTENT_PART}],
+        },
+        "name": {"type": "string"},
+    },
+}
+_USAGE = {
+    "type": ["object", "null"],
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+    },
+}
+_COMPLETION = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string", "enum": ["chat.completion"]},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "runtime_session_id": {"type": "string"},
+        "request_id": {"type": "string"},
+        "usage": _USAGE,
+        "choices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "finish_reason": {"type": ["string", "null"]},
+                    "message": {
+                        "type": "object",
+                        "required": ["role"],
+                        "properties": {
+                            "role": {"type": "string"},
+                            "content": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": "an OpenAI-shaped error",
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+        for status in statuses
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    session_header = {
+        "name": "X-AgentCore-Session-Id",
+        "in": "header",
+        "required": False,
+        "description": "The AgentCore runtime session to use (33-256 visible ASCII characters); "
+        "the session used comes back in the same response header.",
+        "schema": {"type": "string", "minLength": 33, "maxLength": 256, "pattern": "^[!-~]+$"},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "AgentCore OpenAI-compatible proxy",
+            "version": "1.0.0",
+            "description": "OpenAI chat completions over Amazon Bedrock AgentCore runtimes.",
+        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/chat/completions": {
+                "post": {
+                    "operationId": "createChatCompletion",
+                    "parameters": [session_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["model", "messages"],
+                                    "properties": {
+                                        "model": {"type": "string"},
+                                        "messages": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": _MESSAGE,
+                                        },
+                                        "stream": {"type": "boolean"},
+                                        "stream_options": {
+                                            "type": "object",
+                                            "properties": {"include_usage": {"type": "boolean"}},
+                                        },
+                                        "user": {"type": "string"},
+                                        "stop": {
+                                            "oneOf": [
+                                                {"type": "string"},
+                                                {"type": "array", "items": {"type": "string"}},
+                                            ]
+                                        },
+                                        "temperature": {"type": "number"},
+                                        "max_tokens": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "a chat.completion, or with stream=true an SSE stream "
+                            "of chat.completion.chunk frames ending with data: [DONE]",
+                            "content": {
+                                "application/json": {"schema": _COMPLETION},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(400, 401, 404, 413, 429, 502, 504),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "operationId": "listModels",
+                    "responses": {
+                        "200": {
+                            "description": "the configured models",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["object", "data"],
+                                        "properties": {
+                                            "object": {"type": "string"},
+                                            "data": {"type": "array"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "security": [],
+                    "responses": {"200": {"description": "the proxy is up"}},
+                }
+            },
+        },
+    }
