@@ -29,7 +29,7 @@ from agentcore_bridge import AgentCoreClient, Completion, StopSequences, Usage
 from agentcore_bridge.sessions import session_id_for
 from agentcore_bridge.settings import (
     SECRET_ENVIRONMENT,
-    client_from_settings,
+    current_client,
     pydantic_state_without_secrets,
 )
 
@@ -164,6 +164,7 @@ class ChatAgentCore(BaseChatModel):
     streaming: bool = False
 
     _client: AgentCoreClient | None = PrivateAttr(default=None)
+    _client_key: tuple[Any, ...] | None = PrivateAttr(default=None)
 
     # --- LangChain plumbing ---------------------------------------------------------------
 
@@ -210,9 +211,7 @@ class ChatAgentCore(BaseChatModel):
     @property
     def client(self) -> AgentCoreClient:
         """The core client behind this model (made on first use)."""
-        if self._client is None:
-            self._client = client_from_settings(self.__dict__)
-        return self._client
+        return current_client(self)
 
     # The conversation a call belongs to travels in its config (``configurable``), which
     # LangChain does not hand to ``_generate``: these four entry points (batch, abatch and

@@ -31,7 +31,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, field_serializer
 
 from agentcore_bridge import (
     AgentCoreClient,
@@ -40,7 +40,7 @@ from agentcore_bridge import (
     StopSequences,
     Usage,
 )
-from agentcore_bridge.settings import client_from_settings, pydantic_state_without_secrets
+from agentcore_bridge.settings import current_client, mask_secret, pydantic_state_without_secrets
 
 DEFAULT_CONTEXT_WINDOW = 200_000
 """An agent's context window is its model's, which this client cannot see; 200k tokens is the
@@ -126,10 +126,18 @@ class AgentCore(LLM):
     num_output: int = DEFAULT_NUM_OUTPUT
 
     _client: AgentCoreClient | None = PrivateAttr(default=None)
+    _client_key: tuple[Any, ...] | None = PrivateAttr(default=None)
 
     @classmethod
     def class_name(cls) -> str:
         return "AgentCore"
+
+    @field_serializer(
+        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token"
+    )
+    def _serialize_secret(self, value: SecretStr | None) -> str | None:
+        # LlamaIndex's to_dict()/to_json() dump every field: secrets appear masked.
+        return mask_secret(value)
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -143,9 +151,7 @@ class AgentCore(LLM):
 
     @property
     def client(self) -> AgentCoreClient:
-        if self._client is None:
-            self._client = client_from_settings(self.__dict__)
-        return self._client
+        return current_client(self)
 
     def __getstate__(self) -> dict[Any, Any]:
         return pydantic_state_without_secrets(super().__getstate__(), "_client")

@@ -60,6 +60,41 @@ def client_from_settings(settings: Mapping[str, Any]) -> AgentCoreClient:
     )
 
 
+# The fields a client is made from: a change to any of them after first use makes a new client.
+CLIENT_FIELDS = (
+    "model", "qualifier", "region_name", "account_id", "endpoint_url", "aws_access_key_id",
+    "aws_secret_access_key", "aws_session_token", "credentials_profile_name", "bearer_token",
+    "runtime_user_id", "history", "payload_format", "payload_extra", "send_model_parameters",
+    "temperature", "max_tokens", "connect_timeout", "read_timeout", "timeout", "max_retries",
+)  # fmt: skip
+
+
+def _settings_key(settings: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        _reveal(settings.get(name)) if name in SECRET_FIELDS else repr(settings.get(name))
+        for name in CLIENT_FIELDS
+    )
+
+
+def current_client(model: Any) -> AgentCoreClient:
+    """The client for an adapter model's current fields, kept in its ``_client`` and
+    ``_client_key`` private attributes and made anew when a field changed since it was made (so
+    ``llm.model = other_arn`` really calls the other runtime)."""
+    key = _settings_key(model.__dict__)
+    client: AgentCoreClient | None = model._client
+    if client is None or model._client_key != key:
+        if client is not None:
+            client.close()
+        client = client_from_settings(model.__dict__)
+        model._client, model._client_key = client, key
+    return client
+
+
+def mask_secret(value: _Secret | None) -> str | None:
+    """How serialized forms show a secret: masked, never its value."""
+    return None if value is None else "**********"
+
+
 def pydantic_state_without_secrets(state: dict[Any, Any], client_attr: str) -> dict[Any, Any]:
     """A pydantic model's pickle state with its secrets and its client left out: an unpickled
     model takes credentials from its new environment (or profile) and makes a new client."""
@@ -69,4 +104,5 @@ def pydantic_state_without_secrets(state: dict[Any, Any], client_attr: str) -> d
             fields[name] = None
     private = dict(state.get("__pydantic_private__") or {})
     private[client_attr] = None
+    private[f"{client_attr}_key"] = None
     return {**state, "__dict__": fields, "__pydantic_private__": private}

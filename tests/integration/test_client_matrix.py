@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from client_support import StreamOutcome, attempts, consume_stream, invoke, make_client
-from conftest import Runtime
+from support.local_runtimes import Runtime
 from support.shapes import (
     SHAPE_TABLE,
     all_fixture_names,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from client_support import MODES, attempts, consume_stream, invoke, make_client, run_async
-from conftest import Runtime
+from support.local_runtimes import Runtime
 
 from agentcore_bridge import AgentCoreClient
 from agentcore_bridge.errors import (

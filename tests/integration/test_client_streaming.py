@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from client_support import MODES, attempts, echoed, invoke, make_client, run_async
-from conftest import Runtime
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
+from support.local_runtimes import Runtime
 
 from agentcore_bridge import AgentCoreClient
 from agentcore_bridge.decoding import TextDelta

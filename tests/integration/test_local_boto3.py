@@ -12,8 +12,8 @@ import boto3
 import pytest
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from botocore.exceptions import ClientError
-from conftest import Runtime
 from raw_http import open_stream, signed_request
+from support.local_runtimes import Runtime
 
 from agentcore_bridge.decoding import ResponseDecoder, Usage, decode_body
 from agentcore_bridge.results import fold_events

@@ -16,8 +16,8 @@ import boto3
 import pytest
 import uvicorn
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
-from conftest import Runtime
 from raw_http import open_stream, signed_request
+from support.local_runtimes import Runtime
 from test_local_boto3 import gated_stream_agent
 
 from agentcore_bridge.decoding import decode_body

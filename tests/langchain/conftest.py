@@ -3,54 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-
-from agentcore_bridge.local import LocalRuntime
-from agentcore_bridge.local.agents import echo, strands_stream
-
-
-@dataclass
-class LangChainRuntime:
-    local: LocalRuntime
-    stream: str
-    """Strands-shaped streaming agent reporting usage over two model calls."""
-    other: str
-    """A second runtime (the same agent), for per-call model overrides."""
-    echo: str
-
-    def params(self, arn: str | None = None) -> dict[str, object]:
-        return {
-            "model": arn or self.stream,
-            "endpoint_url": self.local.endpoint_url,
-            "aws_access_key_id": self.local.credentials.access_key_id,
-            "aws_secret_access_key": self.local.credentials.secret_access_key,
-        }
-
-
-_RUNTIME: LangChainRuntime | None = None
-
-
-def shared_runtime() -> LangChainRuntime:
-    """Started once per test session (the standard suites read it from properties)."""
-    global _RUNTIME
-    if _RUNTIME is None:
-        local = LocalRuntime().start()
-        _RUNTIME = LangChainRuntime(
-            local=local,
-            stream=local.add_agent("langchain-agent", strands_stream.app, qualifiers=("prod",)),
-            other=local.add_agent("langchain-agent-v2", strands_stream.app),
-            echo=local.add_agent("langchain-echo", echo.app),
-        )
-    return _RUNTIME
+from support import langchain_runtime
+from support.langchain_runtime import LangChainRuntime, shared_runtime
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_runtime_at_exit() -> Iterator[None]:
     yield
-    if _RUNTIME is not None:
-        _RUNTIME.local.stop()
+    if langchain_runtime._RUNTIME is not None:
+        langchain_runtime._RUNTIME.local.stop()
 
 
 @pytest.fixture

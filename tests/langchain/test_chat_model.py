@@ -14,7 +14,6 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import LangChainRuntime
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.chat_history import InMemoryChatMessageHistory
 from langchain_core.load import dumpd, dumps, load
@@ -22,6 +21,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
+from support.langchain_runtime import LangChainRuntime
 from support.shapes import SHAPE_TABLE, load_fixture, recorded_agent
 from syrupy.assertion import SnapshotAssertion
 
@@ -428,3 +428,11 @@ def test_langgraph_graph_with_checkpointer(lc_runtime: LangChainRuntime) -> None
         assert answer.response_metadata["runtime_session_id"] == session_id_for("graph-thread-1")
     assert sent(first["messages"][-1]) == {"prompt": "Be brief.\n\nUser: Hi"}
     assert sent(second["messages"][-1]) == {"prompt": "Again?"}  # ... the agent gets it once
+
+
+def test_fields_changed_after_first_use_take_effect(lc_runtime: LangChainRuntime) -> None:
+    model = llm(lc_runtime)
+    assert model.invoke("a").response_metadata["model_name"] == lc_runtime.stream
+    model.model = lc_runtime.other
+    model.qualifier = None
+    assert model.invoke("b").response_metadata["model_name"] == lc_runtime.other

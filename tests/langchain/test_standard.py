@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import shared_runtime
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
+from support.langchain_runtime import shared_runtime
 
 from langchain_agentcore import ChatAgentCore
 
