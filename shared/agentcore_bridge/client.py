@@ -38,6 +38,7 @@ from agentcore_bridge.payloads import (
     PayloadShaper,
     SessionMemory,
     encode_payload,
+    history_mode,
     prepare_payload,
 )
 from agentcore_bridge.results import Completion, StopSequences
@@ -309,7 +310,7 @@ class AgentCoreClient:
         self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self.profile_name = profile_name
         self.runtime_user_id = runtime_user_id
-        self.history = HistoryMode(history)
+        self.history = history_mode(history)
         self.payload_format = payload_format
         self.payload_extra = dict(payload_extra) if payload_extra else None
         self.timeouts = Timeouts(connect=connect_timeout, read=read_timeout, total=timeout)
@@ -456,12 +457,15 @@ class AgentCoreClient:
         for name, value in {USER_ID_HEADER: user, **trace}.items():
             if value is not None:
                 low, high = _HEADER_LIMITS[name]
-                if not low <= len(value) <= high or not value.isprintable():
+                if not low <= len(value) <= high or not (value.isascii() and value.isprintable()):
                     raise InvalidRequestError(
-                        f"{name} must be {low} to {high} printable characters, got {len(value)}"
+                        f"{name} must be {low} to {high} printable ASCII characters (it is an "
+                        f"HTTP header), got {value!r}"
                     )
                 request_headers[name] = value
         for name, value in (headers or {}).items():
+            if not (isinstance(value, str) and value.isascii() and value.isprintable()):
+                raise InvalidRequestError(f"custom header {name!r} must be printable ASCII")
             if not name.lower().startswith(CUSTOM_HEADER_PREFIX):
                 raise InvalidRequestError(
                     f"custom header {name!r} must start with "

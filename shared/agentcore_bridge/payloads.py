@@ -188,7 +188,7 @@ def select_messages(
     memory: SessionMemory | None = None,
 ) -> list[Message]:
     """Apply the history rule: which of ``messages`` this call sends to ``session_id``."""
-    mode = _history_mode(history)
+    mode = history_mode(history)
     if not messages or messages[-1].get("role") in ("assistant", *_SYSTEM_ROLES):
         raise InvalidRequestError(
             "nothing new to send: the conversation must end with a user (or tool) message"
@@ -332,7 +332,7 @@ def prepare_payload(
     )
 
 
-def _history_mode(value: HistoryMode | str) -> HistoryMode:
+def history_mode(value: HistoryMode | str) -> HistoryMode:
     try:
         return HistoryMode(value)
     except ValueError:

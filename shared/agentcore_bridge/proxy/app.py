@@ -205,6 +205,20 @@ def _model(config: ProxyConfig, body: Mapping[str, Any]) -> ProxyModel:
         raise ApiError(
             400, "messages must be a non-empty list", "invalid_request_error", "invalid_messages"
         )
+    if not isinstance(body.get("stream", False), bool):
+        raise ApiError(
+            400, "stream must be true or false", "invalid_request_error", "invalid_stream"
+        )
+    options = body.get("stream_options")
+    if options is not None and not (
+        isinstance(options, dict) and isinstance(options.get("include_usage", False), bool)
+    ):
+        raise ApiError(
+            400,
+            'stream_options must be an object like {"include_usage": true}',
+            "invalid_request_error",
+            "invalid_stream_options",
+        )
     return config.models[name]
 
 

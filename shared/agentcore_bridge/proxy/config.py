@@ -126,8 +126,30 @@ def build_config(raw: Mapping[str, Any], environ: Mapping[str, str]) -> ProxyCon
         dict(raw.get("general_settings") or {}), "general_settings", environ
     )
     master_key = general.get("master_key") or environ.get(MASTER_KEY_ENV) or None
-    max_body = int(general.get("max_request_body_bytes", DEFAULT_MAX_BODY_BYTES))
-    return ProxyConfig(models=models, master_key=master_key, max_body_bytes=max_body)
+    if master_key is not None and not isinstance(master_key, str | int):
+        raise ConfigError("general_settings.master_key must be a string")
+    max_body = _number(general, "max_request_body_bytes", "general_settings", int, minimum=1)
+    return ProxyConfig(
+        models=models,
+        master_key=None if master_key is None else str(master_key),
+        max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body is None else int(max_body),
+    )
+
+
+def _number(
+    params: Mapping[str, Any], key: str, where: str, kind: type[int] | type[float], minimum: float
+) -> float | None:
+    """A numeric setting, checked: a ConfigError names it when it is not a number >= minimum."""
+    value = params.get(key)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise ConfigError(f"{where}.{key} must be a number >= {minimum:g}, got {value!r}")
+    return number
 
 
 def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
@@ -138,6 +160,8 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
     if not isinstance(runtime, str) or not runtime.startswith((MODEL_PREFIX, "arn:")):
         raise ConfigError(f"{where}.litellm_params.model must be bedrock/agentcore/<runtime ARN>")
     region = params.get("aws_region_name")
+    timeout = _number(params, "timeout", f"{where}.litellm_params", float, minimum=0.001)
+    retries = _number(params, "max_retries", f"{where}.litellm_params", int, minimum=0)
     try:
         target = parse_target(runtime, region=region, qualifier=params.get("qualifier"))
         session = params.get("runtimeSessionId") or params.get("runtime_session_id")
@@ -162,9 +186,11 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
             runtime_user_id=params.get("runtimeUserId"),
             history=params.get("history", "auto"),
             payload_format=params.get("payload_format", "prompt"),
-            timeout=params.get("timeout"),
-            max_retries=int(params.get("max_retries", 3)),
+            timeout=timeout,
+            max_retries=3 if retries is None else int(retries),
         )
     except InvalidRequestError as exc:
         raise ConfigError(f"{where} ({name}): {exc.message}") from None
+    except ValueError as exc:  # e.g. an unknown history mode
+        raise ConfigError(f"{where} ({name}): {exc}") from None
     return ProxyModel(name, target.runtime, client, session, target.qualifier)

@@ -149,7 +149,15 @@ def openapi_document() -> dict[str, Any]:
                             "of chat.completion.chunk frames ending with data: [DONE]",
                             "content": {
                                 "application/json": {"schema": _COMPLETION},
-                                "text/event-stream": {"schema": {"type": "string"}},
+                                # Each server-sent event: data is a chat.completion.chunk in
+                                # JSON, an error object, or [DONE].
+                                "text/event-stream": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["data"],
+                                        "properties": {"data": {"type": "string"}},
+                                    }
+                                },
                             },
                         },
                         **_errors(400, 401, 404, 413, 429, 502, 504),
