@@ -205,7 +205,7 @@ def _model(config: ProxyConfig, body: Mapping[str, Any]) -> ProxyModel:
         raise ApiError(
             400, "messages must be a non-empty list", "invalid_request_error", "invalid_messages"
         )
-    if not isinstance(body.get("stream", False), bool):
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
         raise ApiError(
             400, "stream must be true or false", "invalid_request_error", "invalid_stream"
         )
