@@ -13,7 +13,7 @@ sync: $(UV)
 	$(UV) sync --all-extras --locked
 
 demo: sync
-	$(UV) run --locked python -m agentcore_bridge.demo
+	$(UV) run --locked python demo.py
 
 test: sync
 	$(UV) run --locked pytest

@@ -23,7 +23,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
 
 from agentcore_bridge import AgentCoreClient, Completion, StopSequences, Usage
 from agentcore_bridge.sessions import session_id_for
@@ -124,7 +124,7 @@ class ChatAgentCore(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    model: str = Field(alias="runtime_arn")
+    model: str = Field(validation_alias=AliasChoices("model", "runtime_arn"))
     """Runtime ARN, ``bedrock/agentcore/<ARN>``, or runtime id (with account_id, region_name)."""
     qualifier: str | None = None
     runtime_session_id: str | None = None
@@ -155,7 +155,9 @@ class ChatAgentCore(BaseChatModel):
     default; they are accepted for LangChain compatibility)."""
     temperature: float | None = None
     max_tokens: int | None = None
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    stop: list[str] | None = Field(
+        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
+    )
     timeout: float | None = None
     """Whole-call deadline in seconds, streams included; None: no deadline."""
     connect_timeout: float = 10.0

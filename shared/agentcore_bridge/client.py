@@ -16,6 +16,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -522,6 +523,8 @@ class AgentCoreClient:
         with self._lock:
             if self._sync is None:
                 self._sync = SyncTransport(verify=self.verify)
+                # A client dropped without close() still closes its sockets (no ResourceWarning).
+                weakref.finalize(self, self._sync.close)
             return self._sync
 
     def _send(self, call: PreparedCall) -> SyncResponse:

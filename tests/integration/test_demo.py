@@ -2,19 +2,28 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parents[2] / "demo.py"
 
 
 def test_demo_runs_offline_and_shows_the_main_job() -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}  # no AWS configuration at all
     result = subprocess.run(
-        [sys.executable, "-m", "agentcore_bridge.demo"],
+        [sys.executable, str(DEMO)],
         capture_output=True, text=True, timeout=120, env=env, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "You asked: What time is it in Tokyo?. Here is my answer." in out
-    assert "[Let me think about ][that. ]" in out  # streamed delta by delta
+    assert (
+        "You asked: You are terse.\n   | \n   | User: What time is it in Tokyo?. Here is my answer."
+        in out
+    )
+    assert "'input_tokens': 34, 'output_tokens': 12, 'total_tokens': 46" in out
+    assert "[Let me think about ][that. ][You asked: ][Tell me a story]" in out  # delta by delta
+    assert "The office opens at 9." in out  # the query engine's context reached the agent
+    assert 'first call  sent {"prompt": "You are terse.\n\nUser: Hi"}' in out
+    assert 'second call sent {"prompt": "What did I say?"}' in out
     assert "20 answers" in out
-    assert 'second call sends {"prompt": "What did I say?"}' in out
     assert "usage: prompt_tokens=34 completion_tokens=12 total_tokens=46" in out
     assert result.stderr.count('"level": "INFO"') == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import boto3
@@ -20,8 +20,10 @@ from agentcore_bridge.results import fold_events
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Any:
-    return boto3.client("bedrock-agentcore", **runtime.local.boto3_kwargs())
+def client(runtime: Runtime) -> Iterator[Any]:
+    client = boto3.client("bedrock-agentcore", **runtime.local.boto3_kwargs())
+    yield client
+    client.close()  # its pooled sockets would otherwise be closed by the GC, with a warning
 
 
 def test_json_answer(runtime: Runtime, client: Any) -> None:

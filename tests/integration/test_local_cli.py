@@ -67,6 +67,7 @@ def test_cli_serves_an_agent_file_and_prints_the_environment(tmp_path: Path) -> 
             agentRuntimeArn=arn, payload=json.dumps({"prompt": "Lisbon"})
         )
         assert json.loads(response["response"].read()) == {"result": "sunny in Lisbon"}
+        client.close()
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

@@ -45,8 +45,10 @@ def invoke(client: Any, arn: str, session_id: str, prompt: str) -> dict[str, Any
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Any:
-    return boto3.client("bedrock-agentcore", **runtime.local.boto3_kwargs())
+def client(runtime: Runtime) -> Iterator[Any]:
+    client = boto3.client("bedrock-agentcore", **runtime.local.boto3_kwargs())
+    yield client
+    client.close()  # its pooled sockets would otherwise be closed by the GC, with a warning
 
 
 def test_sessions_keep_separate_memory_in_separate_processes(
