@@ -22,7 +22,7 @@ def test_demo_runs_offline_and_shows_the_main_job() -> None:
     assert "'input_tokens': 34, 'output_tokens': 12, 'total_tokens': 46" in out
     assert "[Let me think about ][that. ][You asked: ][Tell me a story]" in out  # delta by delta
     assert "The office opens at 9." in out  # the query engine's context reached the agent
-    assert 'first call  sent {"prompt": "You are terse.\n\nUser: Hi"}' in out
+    assert r'first call  sent {"prompt": "You are terse.\n\nUser: Hi"}' in out
     assert 'second call sent {"prompt": "What did I say?"}' in out
     assert "20 answers" in out
     assert "usage: prompt_tokens=34 completion_tokens=12 total_tokens=46" in out
