@@ -27,3 +27,31 @@ def test_demo_runs_offline_and_shows_the_main_job() -> None:
     assert "20 answers" in out
     assert "usage: prompt_tokens=34 completion_tokens=12 total_tokens=46" in out
     assert result.stderr.count('"level": "INFO"') == 0
+
+
+def test_demo_runs_against_the_runtime_in_agentcore_runtime_arn() -> None:
+    import logging
+
+    from agentcore_bridge.local import LocalRuntime
+    from agentcore_bridge.local.agents import strands_stream
+
+    logging.getLogger("bedrock_agentcore.app").setLevel(logging.WARNING)
+    with LocalRuntime() as runtime:
+        arn = runtime.add_agent("deployed-agent", strands_stream.app)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/nonexistent",
+            "AGENTCORE_RUNTIME_ARN": arn,
+            **runtime.environment(),  # endpoint, SigV4 credentials, region: as for AWS
+        }
+        before = len(runtime.invocations)
+        result = subprocess.run(
+            [sys.executable, str(DEMO)],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+        calls = runtime.invocations[before:]
+    assert result.returncode == 0, result.stderr
+    assert f"calling the runtime in AGENTCORE_RUNTIME_ARN: {arn}" in result.stdout
+    assert "local AgentCore runtime on" not in result.stdout  # no embedded runtime started
+    assert len(calls) >= 25  # every step went to that runtime
+    assert {c.status for c in calls} == {200}
