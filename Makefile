@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: demo test lint wheel-test sync clean
+.PHONY: demo test lint wheel-test sync clean bench
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -22,6 +22,12 @@ lint: sync
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
 	$(UV) run --locked mypy
+
+# Benchmarks side by side with the baselines (LiteLLM, boto3, raw HTTP), which live only in the
+# bench dependency group; results go to docs/benchmarks.md.
+bench: $(UV)
+	$(UV) sync --all-extras --locked --group bench
+	$(UV) run --locked --group bench python benchmarks/run.py --write docs/benchmarks.md
 
 # The unit tests against the built wheel, installed without the source tree on the path, so a
 # packaging mistake cannot hide behind the editable install.
