@@ -16,7 +16,7 @@ import ssl
 import time
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -427,6 +427,3 @@ def no_credentials_error() -> AccessDeniedError:
         "(AWS_PROFILE or credentials_profile_name), or pass aws_access_key_id and "
         "aws_secret_access_key; OAuth runtimes take bearer_token instead"
     )
-
-
-CredentialSource = Callable[[], Credentials | None]

@@ -11,7 +11,6 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -267,7 +266,3 @@ class LocalRuntime:
     def __repr__(self) -> str:
         state = f"on {self.endpoint_url}" if self._socket is not None else "stopped"
         return f"LocalRuntime({state}, runtimes={list(self.dataplane.runtimes)})"
-
-
-def runtime_environment(runtime: LocalRuntime, arn: str) -> Mapping[str, str]:
-    return {**runtime.environment(), "AGENTCORE_RUNTIME_ARN": arn}
