@@ -296,7 +296,9 @@ class ChatAgentCore(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         stops = self._stops(stop)
-        with self.client.stream(_to_openai(messages), **self._call_options(kwargs)) as events:
+        with self.client.stream(
+            _to_openai(messages), keep_content=False, **self._call_options(kwargs)
+        ) as events:
             for text in events.text(stop=stops):
                 yield _text_chunk(text)
         yield _last_chunk(events.completion)
@@ -309,7 +311,9 @@ class ChatAgentCore(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         stops = self._stops(stop)
-        events = await self.client.astream(_to_openai(messages), **self._call_options(kwargs))
+        events = await self.client.astream(
+            _to_openai(messages), keep_content=False, **self._call_options(kwargs)
+        )
         async with events:
             async for text in events.text(stop=stops):
                 yield _text_chunk(text)

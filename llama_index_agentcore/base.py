@@ -184,7 +184,9 @@ class AgentCore(LLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        events = self.client.stream(to_openai_messages(messages), **self._options(kwargs))
+        events = self.client.stream(
+            to_openai_messages(messages), keep_content=False, **self._options(kwargs)
+        )
         stops = self._stops(kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
@@ -201,7 +203,9 @@ class AgentCore(LLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        events = await self.client.astream(to_openai_messages(messages), **self._options(kwargs))
+        events = await self.client.astream(
+            to_openai_messages(messages), keep_content=False, **self._options(kwargs)
+        )
         stops = self._stops(kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:

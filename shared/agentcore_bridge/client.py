@@ -111,10 +111,11 @@ class PreparedCall:
 class _StreamState:
     """Decoder + running Completion for one response; shared by the sync and async streams."""
 
-    def __init__(self, call: PreparedCall, head: ResponseHead) -> None:
+    def __init__(self, call: PreparedCall, head: ResponseHead, keep_content: bool) -> None:
         content_type = head.get("content-type")
         self.decoder = ResponseDecoder(content_type)
         self.completion = Completion(
+            keep_content=keep_content,
             session_id=head.get(SESSION_HEADER) or call.session_id,
             model=call.target.runtime,
             qualifier=call.target.qualifier,
@@ -549,17 +550,28 @@ class AgentCoreClient:
                 call.attempts += 1
 
     def stream(
-        self, messages: Sequence[Message] | str | None = None, **options: Any
-    ) -> EventStream:
-        """Start a call and return its events as they arrive (see :meth:`prepare` for options)."""
+        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = True,
+        **options: Any,
+    ) -> EventStream:  # fmt: skip
+        """Start a call and return its events as they arrive (see :meth:`prepare` for options).
+
+        ``stream.completion`` collects the text and events too; for very long answers pass
+        ``keep_content=False`` and it keeps only usage and metadata, so memory stays flat.
+        """
+        return self._stream(messages, options, keep_content=keep_content)
+
+    def _stream(
+        self, messages: Sequence[Message] | str | None, options: dict[str, Any], *,
+        keep_content: bool,
+    ) -> EventStream:  # fmt: skip
         call = self.prepare(messages, **options)
         response = self._send(call)
         self._accepted(call)
-        return EventStream(_StreamState(call, response.head), response)
+        return EventStream(_StreamState(call, response.head, keep_content), response)
 
     def invoke(self, messages: Sequence[Message] | str | None = None, **options: Any) -> Completion:
         """One whole answer: text, usage (summed, when the agent reports it), session id."""
-        with self.stream(messages, **options) as events:
+        with self._stream(messages, options, keep_content=True) as events:
             for _ in events:
                 pass
         return events.completion
@@ -622,18 +634,25 @@ class AgentCoreClient:
                 call.attempts += 1
 
     async def astream(
-        self, messages: Sequence[Message] | str | None = None, **options: Any
-    ) -> AsyncEventStream:
+        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = True,
+        **options: Any,
+    ) -> AsyncEventStream:  # fmt: skip
         """Async :meth:`stream`: ``async for event in await client.astream(...)``."""
+        return await self._astream(messages, options, keep_content=keep_content)
+
+    async def _astream(
+        self, messages: Sequence[Message] | str | None, options: dict[str, Any], *,
+        keep_content: bool,
+    ) -> AsyncEventStream:  # fmt: skip
         call = self.prepare(messages, **options)
         response = await self._asend(call)
         self._accepted(call)
-        return AsyncEventStream(_StreamState(call, response.head), response)
+        return AsyncEventStream(_StreamState(call, response.head, keep_content), response)
 
     async def ainvoke(
         self, messages: Sequence[Message] | str | None = None, **options: Any
     ) -> Completion:
-        async with await self.astream(messages, **options) as events:
+        async with await self._astream(messages, options, keep_content=True) as events:
             async for _ in events:
                 pass
         return events.completion

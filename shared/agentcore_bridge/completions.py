@@ -217,7 +217,7 @@ def completion(
     client, call = _client_and_call(model, kwargs)
     if not stream:
         return to_chat_completion(client.invoke(list(messages), **call), model, stop)
-    events = client.stream(list(messages), **call)
+    events = client.stream(list(messages), keep_content=False, **call)
     maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     def chunks() -> Iterator[ChatCompletionChunk]:
@@ -264,7 +264,7 @@ async def acompletion(
     client, call = _client_and_call(model, kwargs)
     if not stream:
         return to_chat_completion(await client.ainvoke(list(messages), **call), model, stop)
-    events = await client.astream(list(messages), **call)
+    events = await client.astream(list(messages), keep_content=False, **call)
     maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     async def chunks() -> AsyncIterator[ChatCompletionChunk]:

@@ -20,9 +20,13 @@ from agentcore_bridge.decoding import (
 
 @dataclass(slots=True)
 class Completion:
-    """One agent answer: its text, the usage it reported (summed), and where it came from."""
+    """One agent answer: its text, the usage it reported (summed), and where it came from.
 
-    text: str = ""
+    ``keep_content=False`` (what a stream uses) keeps only usage, error and metadata: the text,
+    complete messages and other events were handed to the caller as they arrived, so memory
+    stays flat however long the stream.
+    """
+
     usage: Usage | None = None
     """None unless the agent reported usage: never estimated."""
     finish_reason: str = "stop"
@@ -38,19 +42,30 @@ class Completion:
     """Raw complete messages/answers the agent sent (JSON values), for callers who need more."""
     other_events: list[Any] = field(default_factory=list)
     """Raw stream events that carry no answer text, in order: nothing the agent sent is lost."""
+    keep_content: bool = True
+    _parts: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The answer text (the deltas joined once, not copied on every delta)."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
     def add(self, event: AgentEvent) -> None:
-        """Fold one event in (the streaming path folds as it goes, in O(1) per event)."""
+        """Fold one event in, in O(1) per event."""
         if isinstance(event, TextDelta):
-            self.text += event.text
+            if self.keep_content:
+                self._parts.append(event.text)
         elif isinstance(event, Usage):
             self.usage = event if self.usage is None else self.usage + event
         elif isinstance(event, FinalMessage):
-            self.final_messages.append(event.raw)
+            if self.keep_content:
+                self.final_messages.append(event.raw)
         elif isinstance(event, AgentErrorEvent):
             self.error = event
             self.finish_reason = "error"
-        elif isinstance(event, OtherEvent):
+        elif isinstance(event, OtherEvent) and self.keep_content:
             self.other_events.append(event.raw)
 
     def to_openai(self, *, created: int | None = None, completion_id: str | None = None) -> dict:

@@ -252,7 +252,7 @@ async def _stream(
     started: float,
 ) -> Response:
     # Upstream failures before the first byte still get their own status.
-    events = await model.client.astream(body["messages"], **call)
+    events = await model.client.astream(body["messages"], keep_content=False, **call)
     record["session_id"] = events.session_id
     options = body.get("stream_options") or {}
     maker = ChunkMaker(model.name, events.session_id, bool(options.get("include_usage")))

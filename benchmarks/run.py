@@ -1,0 +1,849 @@
+"""Benchmarks side by side with raw HTTP, boto3 and LiteLLM (issue 9), in one run against one
+local runtime process (``agentcore-local --in-process`` serving ``bench_prompt_agent.py``).
+
+    uv run --group bench python benchmarks/run.py [--write docs/benchmarks.md] [--smoke]
+
+Scenarios: async fan-out, streaming hand-on latency, per-call CPU, memory on a 100 MB stream,
+cold start. Each prints a table (medians, ratios to the floor, client and server CPU); ``--write``
+also writes the Markdown report and ``docs/fanout.png``. Baselines that are not installed
+(LiteLLM, matplotlib live only in the ``bench`` group) are skipped with a line saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import importlib.metadata
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# LiteLLM fetches its model cost map from GitHub at import unless told not to (we are offline).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import aiohttp  # noqa: E402
+import urllib3  # noqa: E402
+import yarl  # noqa: E402
+from bench_prompt_agent import start_runtime  # noqa: E402
+from client_figures import Raw  # noqa: E402
+
+FLOOR_FANOUT = "raw aiohttp (floor)"
+CLIENT_FANOUT = "AgentCoreClient.ainvoke"
+CHAT_FANOUT = "ChatAgentCore.ainvoke"
+LITELLM_FANOUT = "litellm.acompletion"
+BOTO3_FANOUT = "boto3 in default executor"
+
+FLOOR_STREAM = "raw aiohttp line reader (floor)"
+FLOOR_CPU = "raw signed urllib3 (floor)"
+CLIENT_CPU = "AgentCoreClient.invoke"
+CHAT_CPU = "ChatAgentCore.invoke"
+BOTO3_CPU = "boto3 invoke_agent_runtime"
+LITELLM_CPU = "litellm.completion"
+
+SLEEP = "sleep 0.2"
+
+
+def installed(module: str) -> bool:
+    found = importlib.util.find_spec(module) is not None
+    if found and module == "litellm":
+        # Its pool diagnostics log one line per waiting request at N = 1024.
+        import logging
+
+        logging.getLogger("LiteLLM").setLevel(logging.ERROR)
+    return found
+
+
+@dataclass
+class Sizes:
+    fanout: list[int]
+    fanout_runs: int
+    slow_max_runs_above_256: int  # boto3 / LiteLLM: runs at N > 256 (they take N/threads x 0.2 s)
+    ticks: int
+    tick_interval: float
+    tick_runs: int
+    cpu_calls: int
+    cpu_runs: int
+    memory_bytes: int  # 0: skip
+    cold_runs: int  # 0: skip
+
+
+FULL = Sizes([1, 64, 256, 1024], 5, 1, 6, 0.5, 3, 1000, 3, 100_000_000, 5)
+SMOKE = Sizes([1, 8], 1, 1, 3, 0.05, 1, 20, 1, 0, 0)
+
+
+# -- the runtime and its CPU ------------------------------------------------------------------
+
+
+class Runtime:
+    """One ``agentcore-local`` process for the whole run; its CPU read from /proc."""
+
+    def __init__(self) -> None:
+        self.process, self.env = start_runtime()
+        self.arn = self.env["AGENTCORE_RUNTIME_ARN"]
+        self.endpoint = self.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+        self.key = self.env["AWS_ACCESS_KEY_ID"]
+        self.secret = self.env["AWS_SECRET_ACCESS_KEY"]
+        self.region = self.env["AWS_REGION"]
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(self) -> float:
+        """Server CPU seconds so far (user + system, children included)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return sum(int(x) for x in fields[11:15]) / self._tick
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    # clients
+
+    def client(self) -> Any:
+        from agentcore_bridge import AgentCoreClient
+
+        return AgentCoreClient(
+            self.arn, endpoint_url=self.endpoint,
+            aws_access_key_id=self.key, aws_secret_access_key=self.secret,
+        )  # fmt: skip
+
+    def chat(self) -> Any:
+        from langchain_agentcore import ChatAgentCore
+
+        return ChatAgentCore(
+            model=self.arn, endpoint_url=self.endpoint,
+            aws_access_key_id=self.key, aws_secret_access_key=self.secret,
+        )  # fmt: skip
+
+    def boto3(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "bedrock-agentcore", endpoint_url=self.endpoint, region_name=self.region,
+            aws_access_key_id=self.key, aws_secret_access_key=self.secret,
+        )  # fmt: skip
+
+    def litellm_kwargs(self, prompt: str) -> dict[str, Any]:
+        return {
+            "model": f"bedrock/agentcore/{self.arn}",
+            "messages": [{"role": "user", "content": prompt}],
+            "aws_bedrock_runtime_endpoint": self.endpoint,
+            "aws_access_key_id": self.key,
+            "aws_secret_access_key": self.secret,
+            "aws_region_name": self.region,
+        }
+
+
+@dataclass
+class Scenario:
+    name: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    targets: list[tuple[str, bool | None, str]] = field(default_factory=list)  # text, met, figure
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def boto3_body(response: dict[str, Any]) -> bytes:
+    body = response["response"]
+    try:
+        return body.read()
+    finally:
+        body.close()
+
+
+# -- 1. async fan-out --------------------------------------------------------------------------
+
+
+def fanout(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario("Async fan-out: N concurrent calls to a 200 ms async agent")
+    have_litellm = installed("litellm")
+    if not have_litellm:
+        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
+    raw = Raw(rt.env)
+    boto = rt.boto3()
+    chat = rt.chat()
+    client = rt.client()
+
+    async def raw_one(session: aiohttp.ClientSession) -> None:
+        headers, body = raw.sign({"prompt": SLEEP})
+        async with session.post(yarl.URL(raw.url, encoded=True), data=body, headers=headers) as r:
+            assert r.status == 200, r.status
+            assert json.loads(await r.read()) == {"result": "done"}
+
+    async def client_one() -> None:
+        assert (await client.ainvoke(SLEEP)).text == "done"
+
+    async def chat_one() -> None:
+        assert (await chat.ainvoke(SLEEP)).content == "done"
+
+    async def litellm_one() -> None:
+        import litellm
+
+        answer = await litellm.acompletion(**rt.litellm_kwargs(SLEEP))
+        assert answer.choices[0].message.content == "done"
+
+    def boto3_call() -> None:
+        response = boto.invoke_agent_runtime(
+            agentRuntimeArn=rt.arn, payload=json.dumps({"prompt": SLEEP}).encode()
+        )
+        assert json.loads(boto3_body(response)) == {"result": "done"}
+
+    async def boto3_one() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, boto3_call)
+
+    async def main() -> dict[tuple[str, int], list[tuple[float, float, float]]]:
+        times: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            clients: dict[str, Callable[[], Awaitable[None]]] = {
+                FLOOR_FANOUT: lambda: raw_one(session),
+                CLIENT_FANOUT: client_one,
+                CHAT_FANOUT: chat_one,
+                BOTO3_FANOUT: boto3_one,
+            }
+            if have_litellm:
+                clients[LITELLM_FANOUT] = litellm_one
+            for one in clients.values():  # warm up: pools, imports, first signatures
+                await asyncio.gather(*(one() for _ in range(8)))
+            for n in sizes.fanout:
+                for run in range(sizes.fanout_runs):
+                    for name, one in clients.items():
+                        slow = name in (BOTO3_FANOUT, LITELLM_FANOUT)
+                        if slow and (run >= (sizes.slow_max_runs_above_256 if n > 256 else 3)):
+                            continue
+                        server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
+                        await asyncio.gather(*(one() for _ in range(n)))
+                        wall = time.perf_counter() - start
+                        cpu, server = time.process_time() - cpu0, rt.cpu() - server0
+                        times.setdefault((name, n), []).append((wall, cpu, server))
+        await client.aclose()
+        return times
+
+    try:
+        times = asyncio.run(main())
+    finally:
+        client.close()
+        boto.close()
+    names = list(dict.fromkeys(name for name, _ in times))
+    scenario.raw = {"sizes": sizes.fanout, "wall": {}}
+    for name in names:
+        for n in sizes.fanout:
+            runs = times.get((name, n))
+            if not runs:
+                continue
+            wall = med([r[0] for r in runs])
+            floor = med([r[0] for r in times[(FLOOR_FANOUT, n)]])
+            scenario.raw["wall"].setdefault(name, {})[n] = wall
+            scenario.rows.append({
+                "client": name, "N": n, "runs": len(runs), "wall s": wall,
+                "x floor": wall / floor,
+                "client CPU ms/call": med([r[1] for r in runs]) / n * 1e3,
+                "server CPU ms/call": med([r[2] for r in runs]) / n * 1e3,
+            })  # fmt: skip
+    if sizes.slow_max_runs_above_256 < sizes.fanout_runs and any(n > 256 for n in sizes.fanout):
+        scenario.notes.append(
+            f"boto3 and LiteLLM: at most 3 runs, and {sizes.slow_max_runs_above_256} at N > 256 "
+            f"(others: {sizes.fanout_runs}), to keep the run bounded."
+        )
+    scenario.notes.append(
+        f"boto3 runs in asyncio's default executor: min(32, cores + 4) = "
+        f"{min(32, (os.cpu_count() or 1) + 4)} threads here."
+    )
+    wall = scenario.raw["wall"]
+    for n in (256, 1024):
+        if n not in wall.get(FLOOR_FANOUT, {}):
+            continue
+        floor = wall[FLOOR_FANOUT][n]
+        for name in (CLIENT_FANOUT, CHAT_FANOUT):
+            ratio = wall[name][n] / floor
+            scenario.targets.append((f"{name} N={n} <= 1.2x floor", ratio <= 1.2, f"{ratio:.2f}x"))
+        if n in wall.get(LITELLM_FANOUT, {}):
+            speedup = wall[LITELLM_FANOUT][n] / wall[CLIENT_FANOUT][n]
+            scenario.targets.append(
+                (f"{CLIENT_FANOUT} N={n} >= 3x faster than LiteLLM", speedup >= 3,
+                 f"{speedup:.1f}x")
+            )  # fmt: skip
+    return scenario
+
+
+# -- 2. streaming latency ----------------------------------------------------------------------
+
+
+def parse_times(text: str, now: float, out: list[tuple[float, float]]) -> None:
+    for word in text.split():
+        out.append((now, float(word)))
+
+
+def sse_text(line: bytes | str) -> str | None:
+    if isinstance(line, bytes):
+        line = line.decode()
+    line = line.strip()
+    if not line.startswith("data:"):
+        return None
+    event = json.loads(line[5:])
+    delta = event.get("event", {}).get("contentBlockDelta")
+    return delta["delta"]["text"] if delta else None
+
+
+def latency(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario(
+        f"Streaming hand-on latency: {sizes.ticks} events, first at once, then one every "
+        f"{sizes.tick_interval} s (agent send time -> event handed on)"
+    )
+    prompt = f"ticks {sizes.ticks} {sizes.tick_interval}"
+    raw = Raw(rt.env)
+    client = rt.client()
+    chat = rt.chat()
+    boto = rt.boto3()
+    have_litellm = installed("litellm")
+    if not have_litellm:
+        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
+
+    async def raw_floor() -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        headers, body = raw.sign({"prompt": prompt})
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(yarl.URL(raw.url, encoded=True), data=body, headers=headers) as r,
+        ):
+            async for line in r.content:  # aiohttp's StreamReader yields line by line
+                if (text := sse_text(line)) is not None:
+                    parse_times(text, time.time(), out)
+        return out
+
+    def client_stream() -> list[tuple[float, float]]:
+        from agentcore_bridge import TextDelta
+
+        out: list[tuple[float, float]] = []
+        with client.stream(prompt) as events:
+            for event in events:
+                if isinstance(event, TextDelta):
+                    parse_times(event.text, time.time(), out)
+        return out
+
+    async def client_astream() -> list[tuple[float, float]]:
+        from agentcore_bridge import TextDelta
+
+        out: list[tuple[float, float]] = []
+        async with await client.astream(prompt) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    parse_times(event.text, time.time(), out)
+        await client.aclose()
+        return out
+
+    async def chat_astream() -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        async for chunk in chat.astream(prompt):
+            if chunk.content:
+                parse_times(chunk.content, time.time(), out)
+        await chat.client.aclose()
+        return out
+
+    def boto3_lines() -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        response = boto.invoke_agent_runtime(
+            agentRuntimeArn=rt.arn, payload=json.dumps({"prompt": prompt}).encode()
+        )
+        try:
+            for line in response["response"].iter_lines():
+                if (text := sse_text(line)) is not None:
+                    parse_times(text, time.time(), out)
+        finally:
+            response["response"].close()
+        return out
+
+    async def litellm_stream() -> list[tuple[float, float]]:
+        import litellm
+
+        out: list[tuple[float, float]] = []
+        stream = await litellm.acompletion(stream=True, **rt.litellm_kwargs(prompt))
+        async for chunk in stream:
+            if chunk.choices and (text := chunk.choices[0].delta.content):
+                parse_times(text, time.time(), out)
+        return out
+
+    clients: dict[str, Callable[[], list[tuple[float, float]]]] = {
+        FLOOR_STREAM: lambda: asyncio.run(raw_floor()),
+        "AgentCoreClient.stream": client_stream,
+        "AgentCoreClient.astream": lambda: asyncio.run(client_astream()),
+        "ChatAgentCore.astream": lambda: asyncio.run(chat_astream()),
+        "boto3 iter_lines()": boto3_lines,
+    }
+    if have_litellm:
+        clients["litellm.acompletion(stream=True)"] = lambda: asyncio.run(litellm_stream())
+    results: dict[str, list[list[tuple[float, float]]]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {}
+    try:
+        for _ in range(sizes.tick_runs):
+            for name, run in clients.items():
+                server0, cpu0 = rt.cpu(), time.process_time()
+                got = run()
+                cpu.setdefault(name, []).append((time.process_time() - cpu0, rt.cpu() - server0))
+                assert len(got) == sizes.ticks, (name, len(got))
+                results.setdefault(name, []).append(got)
+    finally:
+        client.close()
+        boto.close()
+    gap = sizes.tick_interval / 4
+    for name, runs in results.items():
+        lat = [(now - sent) * 1e3 for got in runs for now, sent in got]
+        # Deliveries: events whose arrival is more than a quarter interval after the previous
+        # one's arrived separately; events handed on together count as one delivery.
+        separate = [1 + sum(b[0] - a[0] > gap for a, b in itertools.pairwise(got)) for got in runs]
+        scenario.rows.append({
+            "client": name, "events": sizes.ticks, "deliveries": min(separate),
+            "median ms": med(lat), "max ms": max(lat),
+            "client CPU ms/run": med([c[0] for c in cpu[name]]) * 1e3,
+            "server CPU ms/run": med([c[1] for c in cpu[name]]) * 1e3,
+        })  # fmt: skip
+    scenario.notes.append(
+        f"{sizes.tick_runs} run(s) per client; median and max over all events of all runs; "
+        "deliveries = events that reached the caller at distinct moments (min over runs)."
+    )
+    by_name = {row["client"]: row for row in scenario.rows}
+    for name in ("AgentCoreClient.stream", "AgentCoreClient.astream", "ChatAgentCore.astream"):
+        row = by_name[name]
+        scenario.targets.append(
+            (f"{name} < 10 ms per event", row["median ms"] < 10,
+             f"median {row['median ms']:.2f} ms, max {row['max ms']:.2f} ms")
+        )  # fmt: skip
+        scenario.targets.append(
+            (f"{name} hands on every event separately", row["deliveries"] == sizes.ticks,
+             f"{row['deliveries']}/{sizes.ticks}")
+        )  # fmt: skip
+    return scenario
+
+
+# -- 3. per-call CPU ---------------------------------------------------------------------------
+
+
+def cpu_per_call(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario(
+        f"Per-call CPU: {sizes.cpu_calls} sequential calls to an agent that answers at once"
+    )
+    raw = Raw(rt.env)
+    pool = urllib3.PoolManager()
+    client = rt.client()
+    chat = rt.chat()
+    boto = rt.boto3()
+    payload = json.dumps({"prompt": "json"}).encode()
+
+    def floor() -> None:
+        headers, body = raw.sign({"prompt": "json"})
+        response = pool.urlopen("POST", raw.url, body=body, headers=headers)
+        assert json.loads(response.data) == {"result": "ok"}
+
+    def ours() -> None:
+        assert client.invoke("json").text == "ok"
+
+    def chat_one() -> None:
+        assert chat.invoke("json").content == "ok"
+
+    def boto3_one() -> None:
+        response = boto.invoke_agent_runtime(agentRuntimeArn=rt.arn, payload=payload)
+        assert json.loads(boto3_body(response)) == {"result": "ok"}
+
+    def litellm_one() -> None:
+        import litellm
+
+        assert litellm.completion(**rt.litellm_kwargs("json")).choices[0].message.content == "ok"
+
+    clients: dict[str, Callable[[], None]] = {
+        FLOOR_CPU: floor, CLIENT_CPU: ours, CHAT_CPU: chat_one, BOTO3_CPU: boto3_one,
+    }  # fmt: skip
+    if installed("litellm"):
+        clients[LITELLM_CPU] = litellm_one
+    else:
+        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
+    samples: dict[str, list[tuple[float, float, float]]] = {}
+    n = sizes.cpu_calls
+    try:
+        for one in clients.values():
+            for _ in range(20):
+                one()
+        for _ in range(sizes.cpu_runs):
+            for name, one in clients.items():
+                server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
+                for _ in range(n):
+                    one()
+                wall = time.perf_counter() - start
+                cpu, server = time.process_time() - cpu0, rt.cpu() - server0
+                samples.setdefault(name, []).append((cpu / n, wall / n, server / n))
+    finally:
+        client.close()
+        boto.close()
+        pool.clear()
+    floor_cpu = med([s[0] for s in samples[FLOOR_CPU]])
+    values = {}
+    for name, runs in samples.items():
+        values[name] = value = med([s[0] for s in runs])
+        scenario.rows.append({
+            "client": name, "client CPU ms/call": value * 1e3, "x floor": value / floor_cpu,
+            "wall ms/call": med([s[1] for s in runs]) * 1e3,
+            "server CPU ms/call": med([s[2] for s in runs]) * 1e3,
+        })  # fmt: skip
+    scenario.notes.append(f"median of {sizes.cpu_runs} run(s), runs interleaved, after warm-up.")
+    ratio = values[CLIENT_CPU] / floor_cpu
+    scenario.targets.append((f"{CLIENT_CPU} <= 1.3x floor", ratio <= 1.3, f"{ratio:.2f}x"))
+    scenario.targets.append(
+        (f"{CLIENT_CPU} below boto3", values[CLIENT_CPU] < values[BOTO3_CPU],
+         f"{values[CLIENT_CPU] * 1e3:.2f} vs {values[BOTO3_CPU] * 1e3:.2f} ms")
+    )  # fmt: skip
+    extra = (values[CHAT_CPU] - values[CLIENT_CPU]) * 1e3
+    scenario.targets.append((f"{CHAT_CPU} <= client + 0.5 ms", extra <= 0.5, f"+{extra:.2f} ms"))
+    return scenario
+
+
+# -- 4. memory ---------------------------------------------------------------------------------
+
+
+MEMORY_KINDS = ("raw aiohttp (floor)", "AgentCoreClient.astream", "AgentCoreClient.stream")
+
+
+def memory_child(kind: str, total: int) -> dict[str, float]:
+    """Runs in a fresh process: peak RSS before and after streaming ``total`` bytes."""
+    rt = Runtime.__new__(Runtime)
+    rt.env = dict(os.environ)
+    rt.arn, rt.endpoint = (
+        rt.env["AGENTCORE_RUNTIME_ARN"],
+        rt.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"],
+    )
+    rt.key, rt.secret = rt.env["AWS_ACCESS_KEY_ID"], rt.env["AWS_SECRET_ACCESS_KEY"]
+    rt.region = rt.env["AWS_REGION"]
+
+    def peak_mb() -> float:
+        # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over execve, so a child
+        # would report its (large) parent's peak.
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    async def raw_read(prompt: str) -> int:
+        raw = Raw(rt.env)
+        headers, body = raw.sign({"prompt": prompt})
+        size = 0
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(yarl.URL(raw.url, encoded=True), data=body, headers=headers) as r,
+        ):
+            async for line in r.content:
+                if (text := sse_text(line)) is not None:
+                    size += len(text)
+        return size
+
+    async def client_async(client: Any, prompt: str) -> int:
+        from agentcore_bridge import TextDelta
+
+        size = 0
+        async with await client.astream(prompt) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    size += len(event.text)
+        await client.aclose()
+        return size
+
+    def client_sync(client: Any, prompt: str) -> int:
+        from agentcore_bridge import TextDelta
+
+        size = 0
+        with client.stream(prompt) as events:
+            for event in events:
+                if isinstance(event, TextDelta):
+                    size += len(event.text)
+        return size
+
+    def read(prompt: str) -> int:
+        if kind == MEMORY_KINDS[0]:
+            return asyncio.run(raw_read(prompt))
+        client = rt.client()
+        try:
+            if kind == MEMORY_KINDS[1]:
+                return asyncio.run(client_async(client, prompt))
+            return client_sync(client, prompt)
+        finally:
+            client.close()
+
+    assert read("big 2000000 65536") == 2_000_000  # warm up: imports, buffers
+    base = peak_mb()
+    start = time.perf_counter()
+    got = read(f"big {total} 65536")
+    wall = time.perf_counter() - start
+    assert got == total, got
+    return {"base MB": base, "peak MB": peak_mb(), "wall s": wall}
+
+
+def memory(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario(
+        f"Memory: streaming a {sizes.memory_bytes / 1e6:.0f} MB answer in 64 KB events "
+        "(peak RSS of a fresh client process)"
+    )
+    env = {**os.environ, **rt.env}
+    for kind in MEMORY_KINDS:
+        server0 = rt.cpu()
+        out = subprocess.run(
+            [sys.executable, str(HERE / "run.py"), "--memory-child", kind,
+             "--memory-bytes", str(sizes.memory_bytes)],
+            env=env, capture_output=True, text=True, timeout=600, check=True,
+        )  # fmt: skip
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        rise = figures["peak MB"] - figures["base MB"]
+        scenario.rows.append({
+            "client": kind, "baseline peak MB": figures["base MB"], "peak MB": figures["peak MB"],
+            "rise MB": rise, "wall s": figures["wall s"], "server CPU s": rt.cpu() - server0,
+        })  # fmt: skip
+        if kind != MEMORY_KINDS[0]:
+            scenario.targets.append(
+                (f"{kind} peak RSS rise <= 32 MB", rise <= 32, f"{rise:.1f} MB")
+            )
+    scenario.notes.append(
+        "One run per client. The proxy and ChatAgentCore.astream (which accumulates by design) "
+        "are not measured here."
+    )
+    return scenario
+
+
+# -- 5. cold start -----------------------------------------------------------------------------
+
+
+COLD = {
+    "python -c pass (interpreter only)": "pass",
+    "ChatAgentCore: import, build, one call": (
+        "import os\nfrom langchain_agentcore import ChatAgentCore\n"
+        "m = ChatAgentCore(model=os.environ['AGENTCORE_RUNTIME_ARN'],"
+        " endpoint_url=os.environ['AWS_ENDPOINT_URL_BEDROCK_AGENTCORE'])\n"
+        "assert m.invoke('json').content == 'ok'"
+    ),
+    "AgentCoreClient: import, build, one call": (
+        "import os\nfrom agentcore_bridge import AgentCoreClient\n"
+        "c = AgentCoreClient(os.environ['AGENTCORE_RUNTIME_ARN'])\n"
+        "assert c.invoke('json').text == 'ok'\nc.close()"
+    ),
+    "boto3: import, client, invoke, read": (
+        "import os, boto3\nc = boto3.client('bedrock-agentcore')\n"
+        "r = c.invoke_agent_runtime(agentRuntimeArn=os.environ['AGENTCORE_RUNTIME_ARN'],"
+        ' payload=b\'{"prompt": "json"}\')\n'
+        "assert b'ok' in r['response'].read()"
+    ),
+    "litellm: import, one completion": (
+        "import os, litellm\n"
+        "r = litellm.completion(model='bedrock/agentcore/' + os.environ['AGENTCORE_RUNTIME_ARN'],"
+        " messages=[{'role': 'user', 'content': 'json'}],"
+        " aws_bedrock_runtime_endpoint=os.environ['AWS_ENDPOINT_URL_BEDROCK_AGENTCORE'])\n"
+        "assert r.choices[0].message.content == 'ok'"
+    ),
+}
+
+
+def cold_start(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario("Cold start: a fresh process that imports, builds and completes one call")
+    env = {**os.environ, **rt.env}
+    cases = dict(COLD)
+    if not installed("litellm"):
+        del cases["litellm: import, one completion"]
+        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
+    walls: dict[str, list[float]] = {}
+    for _ in range(sizes.cold_runs):
+        for name, code in cases.items():
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, check=True, timeout=120, capture_output=True
+            )
+            walls.setdefault(name, []).append(time.perf_counter() - start)
+    boto = med(walls["boto3: import, client, invoke, read"])
+    for name, values in walls.items():
+        scenario.rows.append(
+            {
+                "client": name,
+                "median s": med(values),
+                "min s": min(values),
+                "x boto3": med(values) / boto,
+            }
+        )
+    scenario.notes.append(f"wall time of the whole process, median of {sizes.cold_runs} runs.")
+    ratio = med(walls["ChatAgentCore: import, build, one call"]) / boto
+    scenario.targets.append(
+        ("ChatAgentCore cold start <= 1.2x boto3", ratio <= 1.2, f"{ratio:.2f}x")
+    )
+    return scenario
+
+
+# -- running and reporting ---------------------------------------------------------------------
+
+
+def run_all(sizes: Sizes, *, log: Callable[[str], None] = print) -> list[Scenario]:
+    rt = Runtime()
+    scenarios: list[Scenario] = []
+    try:
+        steps: list[Callable[[Runtime, Sizes], Scenario]] = [fanout, latency, cpu_per_call]
+        if sizes.memory_bytes:
+            steps.append(memory)
+        if sizes.cold_runs:
+            steps.append(cold_start)
+        for step in steps:
+            start = time.perf_counter()
+            scenario = step(rt, sizes)
+            scenario.notes.append(f"scenario took {time.perf_counter() - start:.0f} s.")
+            scenarios.append(scenario)
+            log(render_text(scenario))
+    finally:
+        rt.close()
+    return scenarios
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "n/a"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(row.get(c, "")) for c in columns) + " |")
+    return lines
+
+
+def render_text(scenario: Scenario) -> str:
+    lines = [f"\n## {scenario.name} ({os.cpu_count()} cores)", *table(scenario.rows)]
+    lines += [f"  note: {note}" for note in scenario.notes]
+    for text, met, figure in scenario.targets:
+        lines.append(f"  target {'MET   ' if met else 'MISSED'} {text}: {figure}")
+    return "\n".join(lines)
+
+
+def versions() -> str:
+    names = ["agentcore-integrations", "aiohttp", "urllib3", "boto3", "botocore", "langchain-core"]
+    names += ["litellm", "httpx", "matplotlib"]
+    found = []
+    for name in names:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    return f"Python {platform.python_version()}; " + ", ".join(found)
+
+
+def render_markdown(scenarios: list[Scenario], sizes: Sizes, plot: str | None) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`benchmarks/run.py`); every figure below was measured side by side "
+        "in one run against one local runtime process (`agentcore-local --in-process` serving "
+        "`benchmarks/bench_prompt_agent.py`, an `async def` agent) on 127.0.0.1. Client CPU is "
+        "the benchmark process's own (`time.process_time`); server CPU is the runtime process's "
+        "(`/proc/<pid>/stat`), which shares the machine. Only same-run ratios count. On a "
+        "2-core machine the runtime process (Python, one event loop) is the bottleneck of the "
+        "fan-out at N >= 256, and run-to-run spread there is large (the floor at N=256 ranged "
+        "0.34-0.64 s between two runs): read those ratios with that in mind.",
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- machine: {os.cpu_count()} cores, {platform.platform()}",
+        f"- versions: {versions()}",
+        f"- sizes: fan-out N={sizes.fanout} x {sizes.fanout_runs} runs; {sizes.ticks} ticks every "
+        f"{sizes.tick_interval} s x {sizes.tick_runs} runs; {sizes.cpu_calls} calls x "
+        f"{sizes.cpu_runs} runs for CPU; memory {sizes.memory_bytes / 1e6:.0f} MB; cold start "
+        f"x {sizes.cold_runs}",
+        "",
+        "## Targets",
+        "",
+        "| target | met | figure |",
+        "|---|---|---|",
+    ]
+    for scenario in scenarios:
+        for text, met, figure in scenario.targets:
+            out.append(f"| {text} | {'yes' if met else '**no**'} | {figure} |")
+    for scenario in scenarios:
+        out += ["", f"## {scenario.name}", "", *table(scenario.rows), ""]
+        out += [f"- {note}" for note in scenario.notes]
+        if plot and scenario.raw.get("wall"):
+            out += ["", f"![fan-out: wall time against N]({plot})"]
+    return "\n".join(out) + "\n"
+
+
+def plot_fanout(scenario: Scenario, path: Path) -> bool:
+    if not installed("matplotlib"):
+        print("matplotlib is not installed: no fan-out plot.")
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, points in scenario.raw["wall"].items():
+        ns = sorted(points)
+        ax.plot(ns, [points[n] for n in ns], marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("N concurrent calls (200 ms agent)")
+    ax.set_ylabel("wall time, s (median)")
+    ax.set_title(f"Async fan-out ({os.cpu_count()} cores, one local runtime process)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--write", metavar="PATH", help="write the Markdown report (and fanout.png)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no timing claims")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-bytes", type=int, default=FULL.memory_bytes, help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.memory_bytes)))
+        return 0
+    sizes = SMOKE if args.smoke else FULL
+    print(f"machine: {os.cpu_count()} cores; {versions()}")
+    for module, what in (("litellm", "LiteLLM baselines"), ("matplotlib", "the fan-out plot")):
+        if not installed(module):
+            print(f"{module} is not installed: {what} skipped (uv sync --group bench)")
+    scenarios = run_all(sizes)
+    if args.write:
+        path = Path(args.write)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        png = path.parent / "fanout.png"
+        plotted = plot_fanout(scenarios[0], png)
+        path.write_text(render_markdown(scenarios, sizes, png.name if plotted else None))
+        print(f"\nwrote {path}" + (f" and {png}" if plotted else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
