@@ -39,16 +39,22 @@ async def ticks(count: int, interval: float) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "response.output_text.delta", "delta": f"{now:.6f} ", "sent_at": now}
 
 
-def start_runtime() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """``agentcore-local`` hosting this module's agent in its own process, and the environment
-    it prints (endpoint, credentials, AGENTCORE_RUNTIME_ARN): client CPU is then the client's."""
+def start_runtime(agent_file: Path | None = None) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """``agentcore-local --in-process`` hosting ``agent_file``'s ``app`` (default: this module's)
+    in its own process, and the environment it prints (endpoint, credentials, region,
+    AGENTCORE_RUNTIME_ARN): client CPU is then the client's own."""
+    agent = agent_file or Path(__file__).resolve()
     process = subprocess.Popen(
         [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={Path(__file__).resolve()}:app"],
+         "--agent", f"bench={agent}:app"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert process.stdout is not None
     lines = []
+    deadline = time.monotonic() + 60
     while not (line := process.stdout.readline()).startswith("Ctrl-C"):
+        if (not line and process.poll() is not None) or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("agentcore-local did not start")
         lines.append(line)
     return process, dict(re.findall(r"export (\w+)=(\S+)", "".join(lines)))

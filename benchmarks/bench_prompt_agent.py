@@ -17,9 +17,7 @@ Written ``async def`` so the SDK's thread pool does not cap it.
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,19 +77,7 @@ async def big(total: int, chunk: int) -> AsyncIterator[dict[str, Any]]:
 
 
 def start_runtime() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """``agentcore-local --in-process`` serving this agent from its own process, and the
-    environment it prints (endpoint, credentials, region, AGENTCORE_RUNTIME_ARN)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={Path(__file__).resolve()}:app"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = []
-    deadline = time.monotonic() + 60
-    while not (line := process.stdout.readline()).startswith("Ctrl-C"):
-        if (not line and process.poll() is not None) or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("agentcore-local did not start")
-        lines.append(line)
-    return process, dict(re.findall(r"export (\w+)=(\S+)", "".join(lines)))
+    """``agentcore-local --in-process`` serving this agent from its own process."""
+    from bench_agents import start_runtime as start
+
+    return start(Path(__file__).resolve())

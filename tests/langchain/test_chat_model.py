@@ -10,7 +10,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import threading
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
+from support.agents import first_event_then_hang
 from support.langchain_runtime import LangChainRuntime
 from support.shapes import SHAPE_TABLE, load_fixture, recorded_agent
 from syrupy.assertion import SnapshotAssertion
@@ -297,17 +297,7 @@ def test_errors_surface_typed(lc_runtime: LangChainRuntime) -> None:
 
 
 def test_cancelling_astream_stops_the_agent(lc_runtime: LangChainRuntime) -> None:
-    agent_finished = threading.Event()
-
-    async def agent(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
-        try:
-            await send({"type": "http.response.body", "body": b'data: "first "\n\n', "more_body": True})  # fmt: skip
-            await asyncio.sleep(20)
-        finally:
-            agent_finished.set()
+    agent, agent_finished = first_event_then_hang()
 
     arn = lc_runtime.local.add_agent("lc-cancel", agent)
 

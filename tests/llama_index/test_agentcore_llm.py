@@ -12,7 +12,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from llama_index.core.instrumentation.events.llm import (
     LLMCompletionStartEvent,
 )
 from pydantic import Field
+from support.agents import first_event_then_hang
 from support.shapes import SHAPE_TABLE, load_fixture, recorded_agent
 
 from agentcore_bridge import (
@@ -593,17 +593,7 @@ def test_mid_stream_drop_raises_after_some_deltas(li_runtime: LlamaIndexRuntime)
 
 
 def test_cancelling_astream_chat_stops_the_agent(li_runtime: LlamaIndexRuntime) -> None:
-    agent_finished = threading.Event()
-
-    async def agent(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
-        try:
-            await send({"type": "http.response.body", "body": b'data: "first "\n\n', "more_body": True})  # fmt: skip
-            await asyncio.sleep(20)
-        finally:
-            agent_finished.set()
+    agent, agent_finished = first_event_then_hang()
 
     llm = make_llm(li_runtime, li_runtime.add_agent("li-cancel", agent))
 
