@@ -54,6 +54,13 @@ def answer(client: AgentCoreClient) -> str:
 EXPECTED = "You asked: hi. The answer is 42."
 
 
+async def answer_async(client: AgentCoreClient) -> str:
+    try:
+        return (await client.ainvoke("hi")).text
+    finally:
+        await client.aclose()
+
+
 def test_endpoint_and_keys_from_the_environment(
     local: LocalRuntime, clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,19 +217,12 @@ def test_http_proxy_and_no_proxy_sync_and_async(
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     assert answer(make_client(local)) == EXPECTED
 
-    async def via_async() -> str:
-        client = make_client(local)
-        try:
-            return (await client.ainvoke("hi")).text
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(via_async()) == EXPECTED
+    assert asyncio.run(answer_async(make_client(local))) == EXPECTED
     assert len(proxy.requests) == 2
     assert all(r.startswith(local.endpoint_url + "/runtimes/arn%3Aaws") for r in proxy.requests)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert answer(make_client(local)) == EXPECTED
-    assert asyncio.run(via_async()) == EXPECTED
+    assert asyncio.run(answer_async(make_client(local))) == EXPECTED
     assert len(proxy.requests) == 2  # bypassed
 
 
@@ -253,11 +253,4 @@ def test_aws_ca_bundle_is_honoured_sync_and_async(
     monkeypatch.setenv("AWS_CA_BUNDLE", str(ca))
     assert answer(make_client(local)) == EXPECTED
 
-    async def via_async() -> str:
-        client = make_client(local)
-        try:
-            return (await client.ainvoke("hi")).text
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(via_async()) == EXPECTED
+    assert asyncio.run(answer_async(make_client(local))) == EXPECTED

@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
-from support.agents import first_event_then_hang
+from support.agents import cancel_after_first, first_event_then_hang
 from support.langchain_runtime import LangChainRuntime
 from support.shapes import SHAPE_TABLE, load_fixture, recorded_agent
 from syrupy.assertion import SnapshotAssertion
@@ -301,23 +302,16 @@ def test_cancelling_astream_stops_the_agent(lc_runtime: LangChainRuntime) -> Non
 
     arn = lc_runtime.local.add_agent("lc-cancel", agent)
 
-    async def consume_then_cancel(model: ChatAgentCore) -> str:
-        got: list[str] = []
-        first = asyncio.Event()
+    model = llm(lc_runtime, arn)
 
-        async def consume() -> None:
+    async def texts() -> AsyncIterator[str]:
+        async def gen() -> AsyncIterator[str]:
             async for chunk in model.astream("x"):
-                got.append(str(chunk.content))
-                first.set()
+                yield str(chunk.content)
 
-        task = asyncio.create_task(consume())
-        await asyncio.wait_for(first.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return "".join(got)
+        return gen()
 
-    assert asyncio.run(consume_then_cancel(llm(lc_runtime, arn))) == "first "
+    assert asyncio.run(cancel_after_first(texts)) == "first "
     assert agent_finished.wait(10)  # seen server side: the agent's finally ran
 
 

@@ -12,7 +12,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,7 +37,7 @@ from llama_index.core.instrumentation.events.llm import (
     LLMCompletionStartEvent,
 )
 from pydantic import Field
-from support.agents import first_event_then_hang
+from support.agents import cancel_after_first, first_event_then_hang
 from support.shapes import SHAPE_TABLE, load_fixture, recorded_agent
 
 from agentcore_bridge import (
@@ -597,23 +597,14 @@ def test_cancelling_astream_chat_stops_the_agent(li_runtime: LlamaIndexRuntime) 
 
     llm = make_llm(li_runtime, li_runtime.add_agent("li-cancel", agent))
 
-    async def consume_then_cancel() -> str:
-        got: list[str] = []
-        first = asyncio.Event()
-
-        async def consume() -> None:
+    async def deltas() -> AsyncIterator[str]:
+        async def gen() -> AsyncIterator[str]:
             async for response in await llm.astream_chat(user("x")):
-                got.append(response.delta or "")
-                first.set()
+                yield response.delta or ""
 
-        task = asyncio.create_task(consume())
-        await asyncio.wait_for(first.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return "".join(got)
+        return gen()
 
-    assert run_async(llm, consume_then_cancel) == "first "
+    assert run_async(llm, lambda: cancel_after_first(deltas)) == "first "
     assert agent_finished.wait(10)  # seen server side: the agent's finally ran
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 ASGIAgent = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -26,3 +26,24 @@ def first_event_then_hang() -> tuple[ASGIAgent, threading.Event]:
             finished.set()
 
     return agent, finished
+
+
+async def cancel_after_first(pieces: Callable[[], Awaitable[AsyncIterator[str]]]) -> str:
+    """Consume ``pieces()`` in a task, cancel the task once the first piece arrived, and return
+    what was received: what a caller abandoning a stream does."""
+    got: list[str] = []
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for piece in await pieces():
+            got.append(piece)
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 10)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        return "".join(got)
+    raise AssertionError("the consuming task ended without being cancelled")
