@@ -550,13 +550,14 @@ class AgentCoreClient:
                 call.attempts += 1
 
     def stream(
-        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = True,
+        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = False,
         **options: Any,
     ) -> EventStream:  # fmt: skip
         """Start a call and return its events as they arrive (see :meth:`prepare` for options).
 
-        ``stream.completion`` collects the text and events too; for very long answers pass
-        ``keep_content=False`` and it keeps only usage and metadata, so memory stays flat.
+        Events are handed on, not kept: ``stream.completion`` holds usage, error and metadata,
+        so memory stays flat however long the answer. Pass ``keep_content=True`` to have it
+        also collect the text, complete messages and other events.
         """
         return self._stream(messages, options, keep_content=keep_content)
 
@@ -634,7 +635,7 @@ class AgentCoreClient:
                 call.attempts += 1
 
     async def astream(
-        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = True,
+        self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = False,
         **options: Any,
     ) -> AsyncEventStream:  # fmt: skip
         """Async :meth:`stream`: ``async for event in await client.astream(...)``."""

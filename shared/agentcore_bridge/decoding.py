@@ -188,11 +188,16 @@ def _answer_text(value: Any) -> str | None:
     return None
 
 
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` when ``value`` is a JSON object that has it, else None."""
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
 def _a2a_text(result: Any) -> str | None:
     """A2A JSON-RPC results: ``parts``, ``message.parts``, or a task's status or artifacts."""
     if not isinstance(result, Mapping):
         return None
-    for holder in (result, result.get("message"), (result.get("status") or {}).get("message")):
+    for holder in (result, result.get("message"), _field(result.get("status"), "message")):
         if isinstance(holder, Mapping) and isinstance(holder.get("parts"), list):
             return _text_of_parts(holder["parts"])
     artifacts = result.get("artifacts")
@@ -292,7 +297,7 @@ class _StreamEventDecoder:
     def _decode_converse_event(
         self, raw: Mapping[str, Any], event: Mapping[str, Any]
     ) -> list[AgentEvent]:
-        delta = (event.get("contentBlockDelta") or {}).get("delta")
+        delta = _field(event.get("contentBlockDelta"), "delta")
         if isinstance(delta, Mapping) and isinstance(delta.get("text"), str):
             return self._delta(delta["text"], raw)
         metadata = event.get("metadata")

@@ -181,6 +181,10 @@ class MalformedResponseError(AgentCoreError):
     """The response could not be decoded (broken JSON, broken UTF-8, an unusable frame)."""
 
 
+class ContentNotKeptError(AgentCoreError):
+    """A stream's text was read from its completion although the stream did not keep it."""
+
+
 _BY_ERROR_TYPE: dict[str, type[AgentCoreError]] = {
     "ValidationException": ServiceValidationError,
     "ServiceQuotaExceededException": QuotaExceededError,

@@ -16,15 +16,17 @@ from agentcore_bridge.decoding import (
     TextDelta,
     Usage,
 )
+from agentcore_bridge.errors import ContentNotKeptError
 
 
 @dataclass(slots=True)
 class Completion:
     """One agent answer: its text, the usage it reported (summed), and where it came from.
 
-    ``keep_content=False`` (what a stream uses) keeps only usage, error and metadata: the text,
-    complete messages and other events were handed to the caller as they arrived, so memory
-    stays flat however long the stream.
+    ``keep_content=False`` (what a stream uses unless asked otherwise) keeps only usage, error
+    and metadata: the text, complete messages and other events were handed to the caller as
+    they arrived, so memory stays flat however long the stream. Its ``text`` raises rather
+    than pretend the answer was empty.
     """
 
     usage: Usage | None = None
@@ -48,6 +50,11 @@ class Completion:
     @property
     def text(self) -> str:
         """The answer text (the deltas joined once, not copied on every delta)."""
+        if not self.keep_content:
+            raise ContentNotKeptError(
+                "this stream handed its text on as it arrived and did not keep it; "
+                "pass keep_content=True to stream()/astream() to collect it"
+            )
         if len(self._parts) > 1:
             self._parts[:] = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentcore_bridge import AgentCoreClient
-from agentcore_bridge.decoding import TextDelta
+from agentcore_bridge.decoding import OtherEvent, TextDelta
 from agentcore_bridge.errors import AgentCoreError
 from agentcore_bridge.local import Invocation, LocalRuntime
 from agentcore_bridge.results import Completion
@@ -63,6 +63,8 @@ class StreamOutcome:
     """What a consumer of ``stream``/``astream`` saw."""
 
     deltas: list[str] = field(default_factory=list)
+    others: int = 0
+    """How many ``OtherEvent``s were handed on."""
     error: AgentCoreError | None = None
     session_id_before_iterating: str | None = None
     completion: Completion | None = None
@@ -79,6 +81,8 @@ def consume_stream(
     def take(event: object) -> None:
         if isinstance(event, TextDelta):
             outcome.deltas.append(event.text)
+        elif isinstance(event, OtherEvent):
+            outcome.others += 1
 
     if mode == "sync":
         try:

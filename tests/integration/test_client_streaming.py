@@ -18,16 +18,25 @@ from typing import Any
 
 import pytest
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
-from client_support import MODES, attempts, echoed, invoke, make_client, run_async
+from client_support import (
+    MODES,
+    attempts,
+    consume_stream,
+    echoed,
+    invoke,
+    make_client,
+    run_async,
+)
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from support.local_runtimes import Runtime
 
 from agentcore_bridge import AgentCoreClient
-from agentcore_bridge.decoding import TextDelta
+from agentcore_bridge.decoding import TextDelta, Usage
 from agentcore_bridge.errors import (
     AccessDeniedError,
+    ContentNotKeptError,
     InvalidSessionIdError,
     InvalidTargetError,
     PayloadTooLargeError,
@@ -72,7 +81,7 @@ def test_stream_hands_on_the_first_delta_while_the_agent_still_runs(runtime: Run
     app, gate = gated_agent()
     client = make_client(runtime.local, runtime.add(app))
     try:
-        with client.stream("hi") as stream:
+        with client.stream("hi", keep_content=True) as stream:
             events = iter(stream)
             first = next(e for e in events if isinstance(e, TextDelta))
             # The agent is still blocked: the delta was handed on as soon as it arrived.
@@ -111,6 +120,26 @@ def test_astream_hands_on_the_first_delta_while_the_agent_still_runs(runtime: Ru
         assert run_async(client, body) == ["first ", "second"]
     finally:
         gate.release.set()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_keeps_its_text_only_when_asked(runtime: Runtime, mode: str) -> None:
+    handed_on = consume_stream(make_client(runtime.local, runtime.stream), mode)
+    assert handed_on.error is None and handed_on.deltas and handed_on.others
+    completion = handed_on.completion
+    assert completion is not None
+    # Not kept: usage and metadata only, and reading the text says so instead of returning "".
+    assert completion.usage == Usage(34, 12, 46)
+    assert completion.session_id == handed_on.session_id_before_iterating
+    with pytest.raises(ContentNotKeptError, match="keep_content=True"):
+        _ = completion.text
+    assert completion.other_events == [] and completion.final_messages == []
+
+    kept = consume_stream(make_client(runtime.local, runtime.stream), mode, keep_content=True)
+    assert kept.completion is not None
+    assert kept.completion.text == "".join(kept.deltas) == "".join(handed_on.deltas)
+    assert len(kept.completion.other_events) == kept.others == handed_on.others
+    assert kept.completion.usage == Usage(34, 12, 46)
 
 
 # --- cancellation reaches the agent ---------------------------------------------------------------

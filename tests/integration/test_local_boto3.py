@@ -94,6 +94,7 @@ def test_given_session_user_id_and_trace_headers_reach_the_agent(
 def test_qualifier(runtime: Runtime, client: Any) -> None:
     ok = client.invoke_agent_runtime(agentRuntimeArn=runtime.echo, qualifier="prod", payload=b"{}")
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
+    ok["response"].close()  # an unread body holds its connection outside the pool
     with pytest.raises(ClientError) as info:
         client.invoke_agent_runtime(agentRuntimeArn=runtime.echo, qualifier="nope", payload=b"{}")
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -104,7 +105,7 @@ def test_stop_runtime_session(runtime: Runtime, client: Any) -> None:
     session_id = "stop-me-" + "1" * 30
     client.invoke_agent_runtime(
         agentRuntimeArn=runtime.echo, payload=b"{}", runtimeSessionId=session_id
-    )
+    )["response"].close()
     stopped = client.stop_runtime_session(agentRuntimeArn=runtime.echo, runtimeSessionId=session_id)
     assert stopped["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert stopped["runtimeSessionId"] == session_id

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.shapes import all_fixture_names, load_fixture
 
 from agentcore_bridge.decoding import (
     AgentErrorEvent,
@@ -181,3 +183,44 @@ def test_random_bytes_raise_nothing_but_our_own_errors(
 ) -> None:
     with contextlib.suppress(AgentCoreError):
         decode_body(content_type, chunks)
+
+
+def _frames(fixture_name: str) -> list[object]:
+    """The JSON values a recorded fixture carries: its body, or each SSE ``data:`` frame."""
+    fixture = load_fixture(fixture_name)
+    if fixture.content_type.startswith("text/event-stream"):
+        lines = fixture.body.decode().splitlines()
+        return [json.loads(line[5:]) for line in lines if line.startswith("data:")]
+    return [json.loads(fixture.body)]
+
+
+def _mutants(value: object) -> Iterator[object]:
+    """``value`` with each nested value in turn replaced by every other JSON type."""
+    for replacement in (None, True, 7, 1.5, "x", [], {}, [{}]):
+        if type(value) is not type(replacement):
+            yield replacement
+    if isinstance(value, dict):
+        for key, child in value.items():
+            for mutant in _mutants(child):
+                yield {**value, key: mutant}
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            for mutant in _mutants(child):
+                yield [*value[:index], mutant, *value[index + 1 :]]
+
+
+def test_every_recorded_frame_with_any_field_of_the_wrong_type_decodes_without_raising() -> None:
+    """Each field a recorded agent sends, replaced by every other JSON type (the decoder reads
+    fields by name, so a wrong type where an object is expected must not crash it)."""
+    frames = {json.dumps(f, sort_keys=True) for n in all_fixture_names() for f in _frames(n)}
+    decoded = 0
+    for frame in sorted(frames):
+        for mutant in _mutants(json.loads(frame)):
+            encoded = json.dumps(mutant).encode()
+            for events in (
+                decode_body("application/json", [encoded]),
+                decode_body(SSE, [b"data: " + encoded + b"\n\n"]),
+            ):
+                assert isinstance(fold_events(events).text, str)
+                decoded += 1
+    assert decoded > 10_000  # the sweep really ran over the recorded frames

@@ -1,5 +1,7 @@
 """Results: events folded into one completion, and OpenAI chat.completion / chunk shapes."""
 
+import pytest
+
 from agentcore_bridge.decoding import (
     AgentErrorEvent,
     FinalMessage,
@@ -7,6 +9,7 @@ from agentcore_bridge.decoding import (
     TextDelta,
     Usage,
 )
+from agentcore_bridge.errors import ContentNotKeptError
 from agentcore_bridge.results import fold_events, openai_chunk
 
 
@@ -29,6 +32,15 @@ def test_fold_sums_usage_and_keeps_metadata() -> None:
     assert completion.final_messages == [{"role": "assistant"}]
     assert completion.finish_reason == "stop"
     assert completion.session_id == "s" * 33
+
+
+def test_a_completion_that_keeps_no_content_refuses_to_report_an_empty_text() -> None:
+    events = [TextDelta("Hel"), OtherEvent({"start": True}), Usage(11, 5, 16), TextDelta("lo")]
+    completion = fold_events(events, keep_content=False)
+    with pytest.raises(ContentNotKeptError, match="keep_content=True"):
+        _ = completion.text
+    assert completion.usage == Usage(11, 5, 16)
+    assert completion.other_events == [] and completion._parts == []
 
 
 def test_openai_completion_shape_with_and_without_usage() -> None:
