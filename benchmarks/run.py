@@ -22,11 +22,13 @@ import json
 import os
 import platform
 import resource
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,7 @@ class Sizes:
 
 
 FULL = Sizes([1, 64, 256, 1024], 5, 1, 6, 0.5, 3, 1000, 3, 100_000_000, 5)
-SMOKE = Sizes([1, 8], 1, 1, 3, 0.05, 1, 20, 1, 0, 0)
+SMOKE = Sizes([1, 8], 1, 1, 3, 0.05, 1, 20, 1, 3_000_000, 1)
 
 
 # -- the runtime and its CPU ------------------------------------------------------------------
@@ -623,16 +625,99 @@ def memory(rt: Runtime, sizes: Sizes) -> Scenario:
             scenario.targets.append(
                 (f"{kind} peak RSS rise <= 32 MB", rise <= 32, f"{rise:.1f} MB")
             )
+    server0 = rt.cpu()
+    figures = proxy_memory(rt, sizes.memory_bytes)
+    rise = figures["peak MB"] - figures["base MB"]
+    scenario.rows.append({
+        "client": PROXY_MEMORY, "baseline peak MB": figures["base MB"],
+        "peak MB": figures["peak MB"], "rise MB": rise, "wall s": figures["wall s"],
+        "server CPU s": rt.cpu() - server0,
+    })  # fmt: skip
+    scenario.targets.append(
+        (f"{PROXY_MEMORY} peak RSS rise <= 32 MB", rise <= 32, f"{rise:.1f} MB")
+    )
     scenario.notes.append(
-        "One run per client. The proxy and ChatAgentCore.astream (which accumulates by design) "
-        "are not measured here."
+        "One run per client. Client rows: peak RSS (VmHWM) of a fresh client process after a "
+        "2 MB warm-up stream, then after the big one. Proxy row: the `agentcore-proxy` process's "
+        "peak RSS (it streams the answer from the runtime to an aiohttp reader in the benchmark "
+        "process as OpenAI chunks). ChatAgentCore.astream accumulates chunks by design and is not "
+        "measured."
     )
     return scenario
+
+
+PROXY_MEMORY = "agentcore-proxy (stream: true)"
+
+
+def proxy_memory(rt: Runtime, total: int) -> dict[str, float]:
+    """Peak RSS of an ``agentcore-proxy`` process before and after it streams ``total`` bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(
+            "model_list:\n  - model_name: bench\n    litellm_params:\n"
+            f"      model: bedrock/agentcore/{rt.arn}\n      aws_region_name: {rt.region}\n"
+        )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "agentcore_bridge.proxy", "--config", str(config),
+             "--port", str(port), "--allow-open"],
+            env={**os.environ, **rt.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            return asyncio.run(_stream_through_proxy(f"http://127.0.0.1:{port}", proxy, total))
+        finally:
+            proxy.terminate()
+            proxy.wait(10)
+
+
+async def _stream_through_proxy(
+    url: str, proxy: subprocess.Popen[bytes], total: int
+) -> dict[str, float]:
+    def peak_mb() -> float:
+        for line in Path(f"/proc/{proxy.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM for the proxy process")
+
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url + "/health") as ready:
+                    if ready.status == 200:
+                        break
+            if proxy.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("agentcore-proxy did not start")
+            await asyncio.sleep(0.1)
+
+        async def read(prompt: str) -> int:
+            body = {"model": "bench", "stream": True,
+                    "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+            size = 0
+            async with session.post(url + "/v1/chat/completions", json=body) as response:
+                response.raise_for_status()
+                async for line in response.content:
+                    if line.startswith(b"data: {"):
+                        choices = json.loads(line[6:])["choices"]
+                        if choices and (text := choices[0]["delta"].get("content")):
+                            size += len(text)
+            return size
+
+        assert await read("big 2000000 65536") == 2_000_000  # warm up
+        base = peak_mb()
+        start = time.perf_counter()
+        got = await read(f"big {total} 65536")
+        wall = time.perf_counter() - start
+        assert got == total, got
+        return {"base MB": base, "peak MB": peak_mb(), "wall s": wall}
 
 
 # -- 5. cold start -----------------------------------------------------------------------------
 
 
+LITELLM_COLD = "litellm: import, one completion"
 COLD = {
     "python -c pass (interpreter only)": "pass",
     "ChatAgentCore: import, build, one call": (
@@ -652,7 +737,7 @@ COLD = {
         ' payload=b\'{"prompt": "json"}\')\n'
         "assert b'ok' in r['response'].read()"
     ),
-    "litellm: import, one completion": (
+    LITELLM_COLD: (
         "import os, litellm\n"
         "r = litellm.completion(model='bedrock/agentcore/' + os.environ['AGENTCORE_RUNTIME_ARN'],"
         " messages=[{'role': 'user', 'content': 'json'}],"
@@ -667,7 +752,7 @@ def cold_start(rt: Runtime, sizes: Sizes) -> Scenario:
     env = {**os.environ, **rt.env}
     cases = dict(COLD)
     if not installed("litellm"):
-        del cases["litellm: import, one completion"]
+        del cases[LITELLM_COLD]
         scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
     walls: dict[str, list[float]] = {}
     for _ in range(sizes.cold_runs):
@@ -698,15 +783,21 @@ def cold_start(rt: Runtime, sizes: Sizes) -> Scenario:
 # -- running and reporting ---------------------------------------------------------------------
 
 
-def run_all(sizes: Sizes, *, log: Callable[[str], None] = print) -> list[Scenario]:
+STEPS = ("fanout", "latency", "cpu", "memory", "cold")
+
+
+def run_all(
+    sizes: Sizes, *, log: Callable[[str], None] = print, only: Sequence[str] = STEPS
+) -> list[Scenario]:
     rt = Runtime()
     scenarios: list[Scenario] = []
     try:
-        steps: list[Callable[[Runtime, Sizes], Scenario]] = [fanout, latency, cpu_per_call]
-        if sizes.memory_bytes:
-            steps.append(memory)
-        if sizes.cold_runs:
-            steps.append(cold_start)
+        chosen = dict(zip(STEPS, (fanout, latency, cpu_per_call, memory, cold_start), strict=True))
+        if not sizes.memory_bytes:
+            del chosen["memory"]
+        if not sizes.cold_runs:
+            del chosen["cold"]
+        steps = [step for name, step in chosen.items() if name in only]
         for step in steps:
             start = time.perf_counter()
             scenario = step(rt, sizes)
@@ -821,6 +912,10 @@ def main(argv: list[str] | None = None) -> int:
         "--write", metavar="PATH", help="write the Markdown report (and fanout.png)"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no timing claims")
+    parser.add_argument(
+        "--only", nargs="+", choices=STEPS, default=STEPS,
+        help="run only these scenarios (the report then holds only them)",
+    )  # fmt: skip
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument(
         "--memory-bytes", type=int, default=FULL.memory_bytes, help=argparse.SUPPRESS
@@ -834,12 +929,12 @@ def main(argv: list[str] | None = None) -> int:
     for module, what in (("litellm", "LiteLLM baselines"), ("matplotlib", "the fan-out plot")):
         if not installed(module):
             print(f"{module} is not installed: {what} skipped (uv sync --group bench)")
-    scenarios = run_all(sizes)
+    scenarios = run_all(sizes, only=args.only)
     if args.write:
         path = Path(args.write)
         path.parent.mkdir(parents=True, exist_ok=True)
         png = path.parent / "fanout.png"
-        plotted = plot_fanout(scenarios[0], png)
+        plotted = "fanout" in args.only and plot_fanout(scenarios[0], png)
         path.write_text(render_markdown(scenarios, sizes, png.name if plotted else None))
         print(f"\nwrote {path}" + (f" and {png}" if plotted else ""))
     return 0

@@ -79,3 +79,19 @@ def test_report_renders(scenarios: dict[str, run.Scenario], tmp_path: Path) -> N
     if importlib.util.find_spec("matplotlib") is not None:
         assert run.plot_fanout(scenarios["Async fan-out"], tmp_path / "fanout.png")
         assert (tmp_path / "fanout.png").stat().st_size > 0
+
+
+def test_memory_has_the_clients_and_the_proxy(scenarios: dict[str, run.Scenario]) -> None:
+    memory = scenarios["Memory"]
+    rises = numbers(memory, "peak MB")
+    assert set(rises) == {*run.MEMORY_KINDS, run.PROXY_MEMORY}
+    assert all(row["peak MB"] >= row["baseline peak MB"] > 0 for row in memory.rows)
+    assert len(memory.targets) == len(run.MEMORY_KINDS)  # the two clients and the proxy
+
+
+def test_cold_start_has_every_case(scenarios: dict[str, run.Scenario]) -> None:
+    cold = scenarios["Cold start"]
+    medians = numbers(cold, "median s")
+    expected = set(run.COLD) if HAVE_LITELLM else set(run.COLD) - {run.LITELLM_COLD}
+    assert set(medians) == expected
+    assert len(cold.targets) == 1
