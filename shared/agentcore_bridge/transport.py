@@ -16,7 +16,7 @@ import ssl
 import time
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -170,15 +170,17 @@ class SyncResponse:
     def chunks(self) -> Iterator[bytes]:
         connection = getattr(self._raw, "connection", None)
         sock: socket.socket | None = getattr(connection, "sock", None)
+        applied: float | None = None
         try:
             while True:
                 left = _deadline_left(self._deadline)
                 if left is not None and left <= 0:
                     raise _timeout_error("the call's total deadline passed while reading")
-                if sock is not None:
-                    # An idle read may not outlast the deadline either.
-                    read = self._timeouts.read if left is None else min(left, self._timeouts.read)
+                # An idle read may not outlast the deadline either.
+                read = self._timeouts.read if left is None else min(left, self._timeouts.read)
+                if sock is not None and read != applied:
                     sock.settimeout(read)
+                    applied = read
                 try:
                     chunk = self._raw.read1(READ_SIZE)
                 except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
@@ -229,20 +231,24 @@ class SyncTransport:
         # Read once: scanning the environment for proxies costs ~0.1 ms per call.
         self._proxies = urllib.request.getproxies()
         self._bypass: dict[str, bool] = {}
+        self._timeout_cache: tuple[tuple[float, float], urllib3.Timeout] | None = None
 
-    def _manager(self, url: str) -> urllib3.PoolManager:
+    def _opener(self, url: str) -> tuple[Callable[..., urllib3.BaseHTTPResponse], str]:
+        """What sends to ``url``, and the URL to give it: a direct connection pool takes the
+        path (no second parse of the whole URL per call); a proxy takes the absolute URL."""
         parts = urlsplit(url)
         proxy = self._proxies.get(parts.scheme)
-        if not proxy:
-            return self._direct
         host = parts.hostname or ""
-        if host not in self._bypass:
-            self._bypass[host] = bool(urllib.request.proxy_bypass(host))
-        if self._bypass[host]:
-            return self._direct
-        if proxy not in self._proxied:
-            self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._pool_kwargs)
-        return self._proxied[proxy]
+        if proxy:
+            if host not in self._bypass:
+                self._bypass[host] = bool(urllib.request.proxy_bypass(host))
+            if not self._bypass[host]:
+                if proxy not in self._proxied:
+                    self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._pool_kwargs)
+                return self._proxied[proxy].urlopen, url
+        pool = self._direct.connection_from_host(host, parts.port, parts.scheme)
+        path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        return pool.urlopen, path or "/"
 
     def send(
         self, request: HttpRequest, timeouts: Timeouts, deadline: float | None
@@ -250,12 +256,13 @@ class SyncTransport:
         left = _deadline_left(deadline)
         read = timeouts.read if left is None else max(0.001, min(left, timeouts.read))
         try:
-            raw = self._manager(request.url).urlopen(
+            urlopen, url = self._opener(request.url)
+            raw = urlopen(
                 request.method,
-                request.url,
+                url,
                 body=request.body,
                 headers=dict(request.headers),
-                timeout=urllib3.Timeout(connect=timeouts.connect, read=read),
+                timeout=self._timeout(timeouts.connect, read),
                 preload_content=False,
                 redirect=False,
                 retries=False,
@@ -279,6 +286,13 @@ class SyncTransport:
             ) from exc
         head = ResponseHead(raw.status, {k.lower(): v for k, v in raw.headers.items()})
         return SyncResponse(head, raw, timeouts, deadline)
+
+    def _timeout(self, connect: float, read: float) -> urllib3.Timeout:
+        cached = self._timeout_cache
+        if cached is None or cached[0] != (connect, read):
+            timeout = urllib3.Timeout(connect=connect, read=read)
+            cached = self._timeout_cache = ((connect, read), timeout)
+        return cached[1]
 
     def close(self) -> None:
         self._direct.clear()
