@@ -9,6 +9,7 @@ client CPU per call against 371 us for httpx, first-event latency 0.58 ms agains
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import socket
@@ -147,6 +148,37 @@ def _timeout_error(what: str) -> AgentCoreTimeoutError:
     return AgentCoreTimeoutError(f"{what}; raise the timeout if the agent needs longer")
 
 
+# --- proxies ------------------------------------------------------------------------------
+
+
+class ProxyTable:
+    """``HTTP(S)_PROXY``/``NO_PROXY`` read once (scanning the environment costs ~0.1 ms, and
+    aiohttp's ``trust_env`` does it in a worker thread on every request, netrc lookup included).
+    """
+
+    def __init__(self) -> None:
+        self._proxies = urllib.request.getproxies()
+        self._bypass: dict[str, bool] = {}
+
+    def proxy_for(self, scheme: str, host: str) -> str | None:
+        proxy = self._proxies.get(scheme)
+        if not proxy:
+            return None
+        if host not in self._bypass:
+            self._bypass[host] = bool(urllib.request.proxy_bypass(host))
+        return None if self._bypass[host] else proxy
+
+
+def split_proxy(proxy: str) -> tuple[str, dict[str, str]]:
+    """``http://user:pass@host:port`` -> the URL without credentials, and the
+    ``Proxy-Authorization`` header that carries them (to the proxy only)."""
+    url = yarl.URL(proxy if "://" in proxy else f"http://{proxy}")
+    if url.user is None:
+        return str(url), {}
+    token = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
+    return str(url.with_user(None)), {"Proxy-Authorization": f"Basic {token}"}
+
+
 # --- sync: urllib3 ----------------------------------------------------------------------------
 
 
@@ -228,24 +260,22 @@ class SyncTransport:
             self._pool_kwargs["ca_certs"] = ca
         self._direct = urllib3.PoolManager(**self._pool_kwargs)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
-        # Read once: scanning the environment for proxies costs ~0.1 ms per call.
-        self._proxies = urllib.request.getproxies()
-        self._bypass: dict[str, bool] = {}
+        self._proxies = ProxyTable()
         self._timeout_cache: tuple[tuple[float, float], urllib3.Timeout] | None = None
 
     def _opener(self, url: str) -> tuple[Callable[..., urllib3.BaseHTTPResponse], str]:
         """What sends to ``url``, and the URL to give it: a direct connection pool takes the
         path (no second parse of the whole URL per call); a proxy takes the absolute URL."""
         parts = urlsplit(url)
-        proxy = self._proxies.get(parts.scheme)
         host = parts.hostname or ""
+        proxy = self._proxies.proxy_for(parts.scheme, host)
         if proxy:
-            if host not in self._bypass:
-                self._bypass[host] = bool(urllib.request.proxy_bypass(host))
-            if not self._bypass[host]:
-                if proxy not in self._proxied:
-                    self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._pool_kwargs)
-                return self._proxied[proxy].urlopen, url
+            if proxy not in self._proxied:
+                proxy_url, proxy_headers = split_proxy(proxy)
+                self._proxied[proxy] = urllib3.ProxyManager(
+                    proxy_url, proxy_headers=proxy_headers, **self._pool_kwargs
+                )
+            return self._proxied[proxy].urlopen, url
         pool = self._direct.connection_from_host(host, parts.port, parts.scheme)
         path = f"{parts.path}?{parts.query}" if parts.query else parts.path
         return pool.urlopen, path or "/"
@@ -347,13 +377,17 @@ class AsyncResponse:
 class AsyncTransport:
     """aiohttp, one ClientSession per event loop (a session cannot outlive or change its loop).
 
-    ``trust_env`` makes aiohttp honour ``HTTPS_PROXY``/``NO_PROXY``; the URL is passed as
+    ``HTTPS_PROXY``/``NO_PROXY`` come from a :class:`ProxyTable` read once, not from aiohttp's
+    ``trust_env`` (two worker-thread hops per request, and a ``~/.netrc`` entry for the host
+    would clash with our Authorization header). The URL is passed as
     ``yarl.URL(url, encoded=True)`` so the ARN's ``%3A`` reaches the wire as it was signed.
     """
 
     def __init__(self, *, verify: bool | str | None = None, max_connections: int = 0) -> None:
         self._verify = verify
         self._max_connections = max_connections
+        self._proxies = ProxyTable()
+        self._proxy_urls: dict[str, tuple[yarl.URL, dict[str, str]]] = {}
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncIterator[None]]
         ] = weakref.WeakKeyDictionary()
@@ -369,9 +403,7 @@ class AsyncTransport:
         entry = self._sessions.get(loop)
         if entry is None or entry[0].closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl())
-            session = aiohttp.ClientSession(
-                connector=connector, trust_env=True, auto_decompress=False
-            )
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
             guard = _close_with_loop(session)
             await guard.__anext__()
             entry = (session, guard)
@@ -386,15 +418,24 @@ class AsyncTransport:
             sock_connect=timeouts.connect,
             sock_read=timeouts.read,
         )
+        url = yarl.URL(request.url, encoded=True)
+        headers = dict(request.headers)
+        proxy, proxy_headers = self._proxy(url)
+        if proxy_headers and url.scheme == "http":
+            # Plain HTTP goes to the proxy as an absolute-URI request: its credentials travel
+            # as a header of that request (aiohttp sends proxy_headers only on CONNECT).
+            headers.update(proxy_headers)
         try:
             session = await self._session()
             raw = await session.request(
                 request.method,
-                yarl.URL(request.url, encoded=True),
+                url,
                 data=request.body,
-                headers=dict(request.headers),
+                headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
             )
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise TransportError(f"TLS failed: {exc}") from exc
@@ -413,6 +454,15 @@ class AsyncTransport:
             ) from exc
         head = ResponseHead(raw.status, {k.lower(): v for k, v in raw.headers.items()})
         return AsyncResponse(head, raw, timeouts)
+
+    def _proxy(self, url: yarl.URL) -> tuple[yarl.URL | None, dict[str, str] | None]:
+        proxy = self._proxies.proxy_for(url.scheme, url.host or "")
+        if proxy is None:
+            return None, None
+        if proxy not in self._proxy_urls:
+            proxy_url, proxy_headers = split_proxy(proxy)
+            self._proxy_urls[proxy] = (yarl.URL(proxy_url), proxy_headers)
+        return self._proxy_urls[proxy]
 
     async def aclose(self) -> None:
         """Close this event loop's session (call from the loop that used the transport)."""

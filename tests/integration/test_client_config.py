@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import textwrap
 import threading
@@ -142,6 +143,7 @@ class CountingProxy:
 
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.proxy_authorizations: list[str | None] = []
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -164,6 +166,10 @@ class CountingProxy:
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, version = lines[0].split(" ")
                 self.requests.append(target)
+                self.proxy_authorizations.append(next(
+                    (line.split(":", 1)[1].strip() for line in lines
+                     if line.lower().startswith("proxy-authorization:")), None,
+                ))  # fmt: skip
                 host_port = target.split("/")[2]
                 host, port = host_port.rsplit(":", 1)
                 length = next(
@@ -224,6 +230,33 @@ def test_http_proxy_and_no_proxy_sync_and_async(
     assert answer(make_client(local)) == EXPECTED
     assert asyncio.run(answer_async(make_client(local))) == EXPECTED
     assert len(proxy.requests) == 2  # bypassed
+
+
+def test_proxy_credentials_in_the_proxy_url_are_sent_to_the_proxy_only(
+    local: LocalRuntime, clean_env: Path, monkeypatch: pytest.MonkeyPatch, proxy: CountingProxy
+) -> None:
+    user_url = proxy.url.replace("http://", "http://proxy-user:proxy-pass@")
+    monkeypatch.setenv("HTTP_PROXY", user_url)
+    assert answer(make_client(local)) == EXPECTED
+    assert asyncio.run(answer_async(make_client(local))) == EXPECTED
+    expected = "Basic " + base64.b64encode(b"proxy-user:proxy-pass").decode()
+    assert proxy.proxy_authorizations == [expected, expected]
+    seen = local.invocations[-1]
+    assert seen.status == 200  # the proxy's credentials did not replace the SigV4 signature
+
+
+def test_a_netrc_entry_for_the_endpoint_changes_nothing(
+    local: LocalRuntime, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp's trust_env would read ~/.netrc and then refuse our own Authorization header."""
+    netrc = clean_env / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(clean_env))
+    assert answer(make_client(local)) == EXPECTED
+    assert asyncio.run(answer_async(make_client(local))) == EXPECTED
+    assert local.invocations[-1].status == 200
 
 
 @pytest.fixture(scope="module")
