@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +95,10 @@ SMOKE = Sizes([1, 8], 1, 1, 3, 0.05, 1, 20, 1, 3_000_000, 1)
 class Runtime:
     """One ``agentcore-local`` process for the whole run; its CPU read from /proc."""
 
-    def __init__(self) -> None:
-        self.process, self.env = start_runtime()
+    def __init__(
+        self, env: dict[str, str], pid: int, process: subprocess.Popen[str] | None
+    ) -> None:
+        self.env, self.pid, self.process = env, pid, process
         self.arn = self.env["AGENTCORE_RUNTIME_ARN"]
         self.endpoint = self.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
         self.key = self.env["AWS_ACCESS_KEY_ID"]
@@ -104,15 +106,27 @@ class Runtime:
         self.region = self.env["AWS_REGION"]
         self._tick = os.sysconf("SC_CLK_TCK")
 
+    @classmethod
+    def start(cls) -> Runtime:
+        process, env = start_runtime()
+        return cls(env, process.pid, process)
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        """In a child process: the parent's runtime, from the environment ``child`` passes."""
+        return cls(dict(os.environ), int(os.environ[SERVER_PID_ENV]), None)
+
     def cpu(self) -> float:
         """Server CPU seconds so far (user + system, children included)."""
         try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             return float("nan")
         return sum(int(x) for x in fields[11:15]) / self._tick
 
     def close(self) -> None:
+        if self.process is None:
+            return
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -183,75 +197,112 @@ def boto3_body(response: dict[str, Any]) -> bytes:
 # -- 1. async fan-out --------------------------------------------------------------------------
 
 
-def fanout(rt: Runtime, sizes: Sizes) -> Scenario:
-    scenario = Scenario("Async fan-out: N concurrent calls to a 200 ms async agent")
-    have_litellm = installed("litellm")
-    if not have_litellm:
-        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
-    raw = Raw(rt.env)
-    boto = rt.boto3()
-    chat = rt.chat()
-    client = rt.client()
+SERVER_PID_ENV = "BENCH_RUNTIME_PID"
 
-    async def raw_one(session: aiohttp.ClientSession) -> None:
-        headers, body = raw.sign({"prompt": SLEEP})
-        async with session.post(yarl.URL(raw.url, encoded=True), data=body, headers=headers) as r:
-            assert r.status == 200, r.status
-            assert json.loads(await r.read()) == {"result": "done"}
 
-    async def client_one() -> None:
-        assert (await client.ainvoke(SLEEP)).text == "done"
+def child(rt: Runtime, *args: str) -> dict[str, float]:
+    """``run.py *args`` in a fresh process pointed at ``rt``; its last stdout line, as JSON."""
+    out = subprocess.run(
+        [sys.executable, str(HERE / "run.py"), *args],
+        env={**os.environ, **rt.env, SERVER_PID_ENV: str(rt.pid)},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if out.returncode:
+        raise RuntimeError(f"run.py {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
-    async def chat_one() -> None:
-        assert (await chat.ainvoke(SLEEP)).content == "done"
 
-    async def litellm_one() -> None:
-        import litellm
+def fanout_child(name: str, n: int) -> dict[str, float]:
+    """Runs in a fresh process holding only ``name``'s client: 8 warm-up calls, then ``n``
+    concurrent calls; wall time, this process's CPU and the runtime process's CPU."""
+    rt = Runtime.from_env()
+    boto = rt.boto3() if name == BOTO3_FANOUT else None
 
-        answer = await litellm.acompletion(**rt.litellm_kwargs(SLEEP))
-        assert answer.choices[0].message.content == "done"
-
-    def boto3_call() -> None:
-        response = boto.invoke_agent_runtime(
-            agentRuntimeArn=rt.arn, payload=json.dumps({"prompt": SLEEP}).encode()
-        )
-        assert json.loads(boto3_body(response)) == {"result": "done"}
-
-    async def boto3_one() -> None:
-        await asyncio.get_running_loop().run_in_executor(None, boto3_call)
-
-    async def main() -> dict[tuple[str, int], list[tuple[float, float, float]]]:
-        times: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    async def main() -> dict[str, float]:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            clients: dict[str, Callable[[], Awaitable[None]]] = {
-                FLOOR_FANOUT: lambda: raw_one(session),
-                CLIENT_FANOUT: client_one,
-                CHAT_FANOUT: chat_one,
-                BOTO3_FANOUT: boto3_one,
+            raw = Raw(rt.env)
+
+            async def raw_one() -> None:
+                headers, body = raw.sign({"prompt": SLEEP})
+                url = yarl.URL(raw.url, encoded=True)
+                async with session.post(url, data=body, headers=headers) as r:
+                    assert r.status == 200, r.status
+                    assert json.loads(await r.read()) == {"result": "done"}
+
+            if name == CLIENT_FANOUT:
+                client = rt.client()
+
+                async def one() -> None:
+                    assert (await client.ainvoke(SLEEP)).text == "done"
+
+            elif name == CHAT_FANOUT:
+                chat = rt.chat()
+
+                async def one() -> None:
+                    assert (await chat.ainvoke(SLEEP)).content == "done"
+
+            elif name == LITELLM_FANOUT:
+                import litellm
+
+                async def one() -> None:
+                    answer = await litellm.acompletion(**rt.litellm_kwargs(SLEEP))
+                    assert answer.choices[0].message.content == "done"
+
+            elif name == BOTO3_FANOUT:
+
+                def boto3_call() -> None:
+                    assert boto is not None
+                    response = boto.invoke_agent_runtime(
+                        agentRuntimeArn=rt.arn, payload=json.dumps({"prompt": SLEEP}).encode()
+                    )
+                    assert json.loads(boto3_body(response)) == {"result": "done"}
+
+                async def one() -> None:
+                    await asyncio.get_running_loop().run_in_executor(None, boto3_call)
+
+            else:
+                one = raw_one
+            await asyncio.gather(*(one() for _ in range(8)))  # warm up: pools, first signatures
+            server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+            wall = time.perf_counter() - start
+            figures = {
+                "wall": wall,
+                "cpu": time.process_time() - cpu0,
+                "server": rt.cpu() - server0,
             }
-            if have_litellm:
-                clients[LITELLM_FANOUT] = litellm_one
-            for one in clients.values():  # warm up: pools, imports, first signatures
-                await asyncio.gather(*(one() for _ in range(8)))
-            for n in sizes.fanout:
-                for run in range(sizes.fanout_runs):
-                    for name, one in clients.items():
-                        slow = name in (BOTO3_FANOUT, LITELLM_FANOUT)
-                        if slow and (run >= (sizes.slow_max_runs_above_256 if n > 256 else 3)):
-                            continue
-                        server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
-                        await asyncio.gather(*(one() for _ in range(n)))
-                        wall = time.perf_counter() - start
-                        cpu, server = time.process_time() - cpu0, rt.cpu() - server0
-                        times.setdefault((name, n), []).append((wall, cpu, server))
-        await client.aclose()
-        return times
+            if name == CLIENT_FANOUT:
+                await client.aclose()
+            elif name == CHAT_FANOUT:
+                await chat.client.aclose()
+            return figures
 
     try:
-        times = asyncio.run(main())
+        return asyncio.run(main())
     finally:
-        client.close()
-        boto.close()
+        if boto is not None:
+            boto.close()
+
+
+def fanout(rt: Runtime, sizes: Sizes) -> Scenario:
+    scenario = Scenario("Async fan-out: N concurrent calls to a 200 ms async agent")
+    names = [FLOOR_FANOUT, CLIENT_FANOUT, CHAT_FANOUT, BOTO3_FANOUT]
+    if installed("litellm"):
+        names.append(LITELLM_FANOUT)
+    else:
+        scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
+    times: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    for n in sizes.fanout:
+        for run in range(sizes.fanout_runs):
+            for name in names:
+                slow = name in (BOTO3_FANOUT, LITELLM_FANOUT)
+                if slow and (run >= (sizes.slow_max_runs_above_256 if n > 256 else 3)):
+                    continue
+                figures = child(rt, "--fanout-child", name, "--n", str(n))
+                times.setdefault((name, n), []).append(
+                    (figures["wall"], figures["cpu"], figures["server"])
+                )
     names = list(dict.fromkeys(name for name, _ in times))
     scenario.raw = {"sizes": sizes.fanout, "wall": {}}
     for name in names:
@@ -273,6 +324,11 @@ def fanout(rt: Runtime, sizes: Sizes) -> Scenario:
             f"boto3 and LiteLLM: at most 3 runs, and {sizes.slow_max_runs_above_256} at N > 256 "
             f"(others: {sizes.fanout_runs}), to keep the run bounded."
         )
+    scenario.notes.append(
+        "Each run of each client is a fresh process holding only that client (8 warm-up calls, "
+        "then the N calls): no client's imports or garbage tax another's (a full GC collection "
+        "walks every object a process holds, and LiteLLM's import alone adds ~400,000)."
+    )
     scenario.notes.append(
         f"boto3 runs in asyncio's default executor: min(32, cores + 4) = "
         f"{min(32, (os.cpu_count() or 1) + 4)} threads here."
@@ -531,14 +587,7 @@ MEMORY_KINDS = ("raw aiohttp (floor)", "AgentCoreClient.astream", "AgentCoreClie
 
 def memory_child(kind: str, total: int) -> dict[str, float]:
     """Runs in a fresh process: peak RSS before and after streaming ``total`` bytes."""
-    rt = Runtime.__new__(Runtime)
-    rt.env = dict(os.environ)
-    rt.arn, rt.endpoint = (
-        rt.env["AGENTCORE_RUNTIME_ARN"],
-        rt.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"],
-    )
-    rt.key, rt.secret = rt.env["AWS_ACCESS_KEY_ID"], rt.env["AWS_SECRET_ACCESS_KEY"]
-    rt.region = rt.env["AWS_REGION"]
+    rt = Runtime.from_env()
 
     def peak_mb() -> float:
         # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over execve, so a child
@@ -607,15 +656,9 @@ def memory(rt: Runtime, sizes: Sizes) -> Scenario:
         f"Memory: streaming a {sizes.memory_bytes / 1e6:.0f} MB answer in 64 KB events "
         "(peak RSS of a fresh client process)"
     )
-    env = {**os.environ, **rt.env}
     for kind in MEMORY_KINDS:
         server0 = rt.cpu()
-        out = subprocess.run(
-            [sys.executable, str(HERE / "run.py"), "--memory-child", kind,
-             "--memory-bytes", str(sizes.memory_bytes)],
-            env=env, capture_output=True, text=True, timeout=600, check=True,
-        )  # fmt: skip
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        figures = child(rt, "--memory-child", kind, "--memory-bytes", str(sizes.memory_bytes))
         rise = figures["peak MB"] - figures["base MB"]
         scenario.rows.append({
             "client": kind, "baseline peak MB": figures["base MB"], "peak MB": figures["peak MB"],
@@ -789,7 +832,7 @@ STEPS = ("fanout", "latency", "cpu", "memory", "cold")
 def run_all(
     sizes: Sizes, *, log: Callable[[str], None] = print, only: Sequence[str] = STEPS
 ) -> list[Scenario]:
-    rt = Runtime()
+    rt = Runtime.start()
     scenarios: list[Scenario] = []
     try:
         chosen = dict(zip(STEPS, (fanout, latency, cpu_per_call, memory, cold_start), strict=True))
@@ -917,12 +960,17 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these scenarios (the report then holds only them)",
     )  # fmt: skip
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--fanout-child", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument(
         "--memory-bytes", type=int, default=FULL.memory_bytes, help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.memory_bytes)))
+        return 0
+    if args.fanout_child:
+        print(json.dumps(fanout_child(args.fanout_child, args.n)))
         return 0
     sizes = SMOKE if args.smoke else FULL
     print(f"machine: {os.cpu_count()} cores; {versions()}")

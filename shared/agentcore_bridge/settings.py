@@ -3,6 +3,7 @@ client made from them, and pickling without secrets."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -69,24 +70,21 @@ CLIENT_FIELDS = (
 )  # fmt: skip
 
 
-def _settings_key(settings: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        _reveal(settings.get(name)) if name in SECRET_FIELDS else repr(settings.get(name))
-        for name in CLIENT_FIELDS
-    )
-
-
 def current_client(model: Any) -> AgentCoreClient:
     """The client for an adapter model's current fields, kept in its ``_client`` and
     ``_client_key`` private attributes and made anew when a field changed since it was made (so
-    ``llm.model = other_arn`` really calls the other runtime)."""
-    key = _settings_key(model.__dict__)
+    ``llm.model = other_arn`` really calls the other runtime).
+
+    The check runs on every call, so it is a plain tuple comparison against a deep copy taken
+    when the client was made (an in-place change to ``payload_extra`` counts too)."""
+    settings = model.__dict__
+    key = tuple([settings.get(name) for name in CLIENT_FIELDS])
     client: AgentCoreClient | None = model._client
     if client is None or model._client_key != key:
         if client is not None:
             client.close()
-        client = client_from_settings(model.__dict__)
-        model._client, model._client_key = client, key
+        client = client_from_settings(settings)
+        model._client, model._client_key = client, copy.deepcopy(key)
     return client
 
 

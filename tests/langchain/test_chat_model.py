@@ -420,3 +420,10 @@ def test_fields_changed_after_first_use_take_effect(lc_runtime: LangChainRuntime
     model.model = lc_runtime.other
     model.qualifier = None
     assert model.invoke("b").response_metadata["model_name"] == lc_runtime.other
+
+
+def test_payload_extra_changed_in_place_takes_effect(lc_runtime: LangChainRuntime) -> None:
+    model = llm(lc_runtime, lc_runtime.echo, payload_extra={"tenant": "a"})
+    assert sent(model.invoke("x"))["tenant"] == "a"
+    model.payload_extra["tenant"] = "b"  # the same dict, changed: not a field assignment
+    assert sent(model.invoke("x"))["tenant"] == "b"
