@@ -1,8 +1,9 @@
 """agentcore_bridge: the shared core behind the LangChain, LlamaIndex and OpenAI-format clients
 for Amazon Bedrock AgentCore agent runtimes."""
 
+from typing import TYPE_CHECKING, Any
+
 from agentcore_bridge.client import AgentCoreClient, AsyncEventStream, EventStream, RetryPolicy
-from agentcore_bridge.completions import acompletion, completion
 from agentcore_bridge.decoding import (
     AgentErrorEvent,
     AgentEvent,
@@ -96,3 +97,16 @@ __all__ = [
     "prepare_payload",
     "validate_session_id",
 ]
+
+if TYPE_CHECKING:
+    from agentcore_bridge.completions import acompletion, completion
+
+
+def __getattr__(name: str) -> Any:
+    # completion()/acompletion() build pydantic response models: imported on first use, so
+    # ``import agentcore_bridge`` stays light for the client alone (cold starts).
+    if name in ("completion", "acompletion"):
+        from agentcore_bridge import completions
+
+        return getattr(completions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

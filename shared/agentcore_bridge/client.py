@@ -20,7 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore.credentials import Credentials
@@ -45,9 +45,11 @@ from agentcore_bridge.payloads import (
 from agentcore_bridge.results import Completion, StopSequences
 from agentcore_bridge.sessions import new_session_id, validate_session_id
 from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
+
+if TYPE_CHECKING:
+    from agentcore_bridge.transport_async import AsyncResponse, AsyncTransport
+
 from agentcore_bridge.transport import (
-    AsyncResponse,
-    AsyncTransport,
     BearerSigner,
     HttpRequest,
     ResponseHead,
@@ -335,7 +337,7 @@ class AgentCoreClient:
         self._credentials: Credentials | None = None
         self._endpoints: dict[str, str] = {}
         self._sync: SyncTransport | None = None
-        self._async = AsyncTransport(verify=self.verify)
+        self._async: AsyncTransport | None = None
 
     # --- pickling and repr: never the secrets ------------------------------------------------
 
@@ -614,12 +616,20 @@ class AgentCoreClient:
 
     # --- async ---------------------------------------------------------------------------------
 
+    def _async_transport(self) -> AsyncTransport:
+        with self._lock:
+            if self._async is None:
+                from agentcore_bridge.transport_async import AsyncTransport
+
+                self._async = AsyncTransport(verify=self.verify)
+            return self._async
+
     async def _asend(self, call: PreparedCall) -> AsyncResponse:
         signer = self._signer(call.target.region)
         while True:
             headers = signer.sign("POST", call.url, call.headers, call.body)
             try:
-                response = await self._async.send(
+                response = await self._async_transport().send(
                     HttpRequest("POST", call.url, headers, call.body), self.timeouts, call.deadline
                 )
                 if response.head.status >= 300:
@@ -667,7 +677,8 @@ class AgentCoreClient:
 
     async def aclose(self) -> None:
         """Close this event loop's connections (and the sync pool)."""
-        await self._async.aclose()
+        if self._async is not None:
+            await self._async.aclose()
         self.close()
 
     async def __aenter__(self) -> AgentCoreClient:

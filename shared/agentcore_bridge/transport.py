@@ -1,4 +1,5 @@
-"""The only I/O in the core: signed HTTP over urllib3 (sync) and aiohttp (async).
+"""The only I/O in the core: signing, and signed HTTP over urllib3 (sync); the aiohttp (async)
+shell is in ``transport_async``, imported on first async use (aiohttp costs ~0.1 s to import).
 
 Both shells do the same few things (sign, send, classify failures, hand on body bytes as they
 arrive) and nothing else: payloads, decoding, retries and results live elsewhere and are shared.
@@ -8,24 +9,19 @@ client CPU per call against 371 us for httpx, first-event latency 0.58 ms agains
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
 import socket
-import ssl
 import time
 import urllib.request
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-import aiohttp
 import urllib3
-import yarl
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
@@ -134,17 +130,17 @@ class ResponseHead:
         return self.headers.get(name.lower())
 
 
-def _ca_bundle(verify: bool | str | None) -> str | None:
+def ca_bundle(verify: bool | str | None) -> str | None:
     if isinstance(verify, str):
         return verify
     return os.environ.get("AWS_CA_BUNDLE") or None
 
 
-def _deadline_left(deadline: float | None) -> float | None:
+def deadline_left(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def _timeout_error(what: str) -> AgentCoreTimeoutError:
+def timeout_error(what: str) -> AgentCoreTimeoutError:
     return AgentCoreTimeoutError(f"{what}; raise the timeout if the agent needs longer")
 
 
@@ -172,11 +168,13 @@ class ProxyTable:
 def split_proxy(proxy: str) -> tuple[str, dict[str, str]]:
     """``http://user:pass@host:port`` -> the URL without credentials, and the
     ``Proxy-Authorization`` header that carries them (to the proxy only)."""
-    url = yarl.URL(proxy if "://" in proxy else f"http://{proxy}")
-    if url.user is None:
-        return str(url), {}
-    token = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
-    return str(url.with_user(None)), {"Proxy-Authorization": f"Basic {token}"}
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.username is None:
+        return urlunsplit(parts), {}
+    user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    token = base64.b64encode(user_pass.encode()).decode()
+    bare = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(bare), {"Proxy-Authorization": f"Basic {token}"}
 
 
 # --- sync: urllib3 ----------------------------------------------------------------------------
@@ -205,9 +203,9 @@ class SyncResponse:
         applied: float | None = None
         try:
             while True:
-                left = _deadline_left(self._deadline)
+                left = deadline_left(self._deadline)
                 if left is not None and left <= 0:
-                    raise _timeout_error("the call's total deadline passed while reading")
+                    raise timeout_error("the call's total deadline passed while reading")
                 # An idle read may not outlast the deadline either.
                 read = self._timeouts.read if left is None else min(left, self._timeouts.read)
                 if sock is not None and read != applied:
@@ -216,7 +214,7 @@ class SyncResponse:
                 try:
                     chunk = self._raw.read1(READ_SIZE)
                 except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
-                    raise _timeout_error(
+                    raise timeout_error(
                         f"no data from the agent for {self._timeouts.read:g}s, or the deadline "
                         "passed"
                     ) from exc
@@ -252,7 +250,7 @@ class SyncTransport:
     """urllib3 pools; ``HTTPS_PROXY``/``NO_PROXY`` and ``AWS_CA_BUNDLE`` honoured."""
 
     def __init__(self, *, verify: bool | str | None = None, max_connections: int = 64) -> None:
-        ca = _ca_bundle(verify)
+        ca = ca_bundle(verify)
         self._pool_kwargs: dict[str, Any] = {"maxsize": max_connections, "retries": False}
         if verify is False:
             self._pool_kwargs["cert_reqs"] = "CERT_NONE"
@@ -283,7 +281,7 @@ class SyncTransport:
     def send(
         self, request: HttpRequest, timeouts: Timeouts, deadline: float | None
     ) -> SyncResponse:
-        left = _deadline_left(deadline)
+        left = deadline_left(deadline)
         read = timeouts.read if left is None else max(0.001, min(left, timeouts.read))
         try:
             urlopen, url = self._opener(request.url)
@@ -304,7 +302,7 @@ class SyncTransport:
                 f"could not connect to {urlsplit(request.url).netloc}: {exc}"
             ) from exc
         except urllib3.exceptions.ReadTimeoutError as exc:
-            raise _timeout_error(f"no response within {read:g}s") from exc
+            raise timeout_error(f"no response within {read:g}s") from exc
         except urllib3.exceptions.ProxyError as exc:
             raise ConnectError(f"the proxy refused or failed: {exc}") from exc
         except urllib3.exceptions.SSLError as exc:
@@ -329,160 +327,6 @@ class SyncTransport:
         for manager in self._proxied.values():
             manager.clear()
         self._proxied.clear()
-
-
-# --- async: aiohttp -----------------------------------------------------------------------
-
-
-class AsyncResponse:
-    def __init__(self, head: ResponseHead, raw: aiohttp.ClientResponse, timeouts: Timeouts) -> None:
-        self.head = head
-        self._raw = raw
-        self._timeouts = timeouts
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            while True:
-                try:
-                    chunk = await self._raw.content.readany()
-                except TimeoutError as exc:
-                    raise _timeout_error(f"no data from the agent for {self._timeouts.read:g}s or "
-                                         "the deadline passed") from exc  # fmt: skip
-                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-                    raise StreamInterruptedError(
-                        "the connection broke mid-response: the answer is incomplete"
-                    ) from exc
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            self.close()
-
-    async def read_all(self, limit: int = 1 << 20) -> bytes:
-        data = bytearray()
-        async for chunk in self.chunks():
-            data += chunk
-            if len(data) >= limit:
-                break
-        return bytes(data)
-
-    def close(self) -> None:
-        # release() returns a fully read connection to the pool; close() drops a half-read one.
-        if self._raw.content.at_eof():
-            self._raw.release()
-        else:
-            self._raw.close()
-
-
-class AsyncTransport:
-    """aiohttp, one ClientSession per event loop (a session cannot outlive or change its loop).
-
-    ``HTTPS_PROXY``/``NO_PROXY`` come from a :class:`ProxyTable` read once, not from aiohttp's
-    ``trust_env`` (two worker-thread hops per request, and a ``~/.netrc`` entry for the host
-    would clash with our Authorization header). The URL is passed as
-    ``yarl.URL(url, encoded=True)`` so the ARN's ``%3A`` reaches the wire as it was signed.
-    """
-
-    def __init__(self, *, verify: bool | str | None = None, max_connections: int = 0) -> None:
-        self._verify = verify
-        self._max_connections = max_connections
-        self._proxies = ProxyTable()
-        self._proxy_urls: dict[str, tuple[yarl.URL, dict[str, str]]] = {}
-        self._sessions: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncIterator[None]]
-        ] = weakref.WeakKeyDictionary()
-
-    def _ssl(self) -> ssl.SSLContext | bool:
-        if self._verify is False:
-            return False
-        ca = _ca_bundle(self._verify)
-        return ssl.create_default_context(cafile=ca) if ca else True
-
-    async def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is None or entry[0].closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl())
-            session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-            guard = _close_with_loop(session)
-            await guard.__anext__()
-            entry = (session, guard)
-            self._sessions[loop] = entry
-        return entry[0]
-
-    async def send(self, request: HttpRequest, timeouts: Timeouts,
-                   deadline: float | None) -> AsyncResponse:  # fmt: skip
-        left = _deadline_left(deadline)
-        timeout = aiohttp.ClientTimeout(
-            total=None if left is None else max(0.001, left),
-            sock_connect=timeouts.connect,
-            sock_read=timeouts.read,
-        )
-        url = yarl.URL(request.url, encoded=True)
-        headers = dict(request.headers)
-        proxy, proxy_headers = self._proxy(url)
-        if proxy_headers and url.scheme == "http":
-            # Plain HTTP goes to the proxy as an absolute-URI request: its credentials travel
-            # as a header of that request (aiohttp sends proxy_headers only on CONNECT).
-            headers.update(proxy_headers)
-        try:
-            session = await self._session()
-            raw = await session.request(
-                request.method,
-                url,
-                data=request.body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                proxy=proxy,
-                proxy_headers=proxy_headers,
-            )
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
-            raise TransportError(f"TLS failed: {exc}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"could not connect to {urlsplit(request.url).netloc}: {exc}"
-            ) from exc
-        except TimeoutError as exc:
-            # aiohttp raises ConnectionTimeoutError (a TimeoutError) for the connect phase.
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise ConnectError(f"could not connect within {timeouts.connect:g}s") from exc
-            raise _timeout_error("no response headers in time") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise StreamInterruptedError(
-                f"the connection broke before the response headers arrived: {exc}"
-            ) from exc
-        head = ResponseHead(raw.status, {k.lower(): v for k, v in raw.headers.items()})
-        return AsyncResponse(head, raw, timeouts)
-
-    def _proxy(self, url: yarl.URL) -> tuple[yarl.URL | None, dict[str, str] | None]:
-        proxy = self._proxies.proxy_for(url.scheme, url.host or "")
-        if proxy is None:
-            return None, None
-        if proxy not in self._proxy_urls:
-            proxy_url, proxy_headers = split_proxy(proxy)
-            self._proxy_urls[proxy] = (yarl.URL(proxy_url), proxy_headers)
-        return self._proxy_urls[proxy]
-
-    async def aclose(self) -> None:
-        """Close this event loop's session (call from the loop that used the transport)."""
-        entry = self._sessions.pop(asyncio.get_running_loop(), None)
-        if entry is not None:
-            await entry[0].close()
-
-
-async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncIterator[None]:
-    """Closes ``session`` when its event loop shuts down.
-
-    An async generator first iterated in a loop is finalised by that loop's
-    ``shutdown_asyncgens()`` (``asyncio.run`` and pytest-asyncio call it): so a client used under
-    several ``asyncio.run`` calls, and never closed, still leaves no unclosed session behind.
-    """
-    try:
-        yield
-    finally:
-        if not session.closed:
-            await session.close()
 
 
 def no_credentials_error() -> AccessDeniedError:
