@@ -502,62 +502,79 @@ def latency(rt: Runtime, sizes: Sizes) -> Scenario:
 # -- 3. per-call CPU ---------------------------------------------------------------------------
 
 
+def cpu_child(name: str, n: int) -> dict[str, float]:
+    """Runs in a fresh process holding only ``name``'s client: 20 warm-up calls, then ``n``
+    sequential ones; per call: this process's CPU, wall time, the runtime process's CPU."""
+    rt = Runtime.from_env()
+    payload = json.dumps({"prompt": "json"}).encode()
+    closers: list[Callable[[], None]] = []
+    if name == FLOOR_CPU:
+        raw, pool = Raw(rt.env), urllib3.PoolManager()
+        closers.append(pool.clear)
+
+        def one() -> None:
+            headers, body = raw.sign({"prompt": "json"})
+            response = pool.urlopen("POST", raw.url, body=body, headers=headers)
+            assert json.loads(response.data) == {"result": "ok"}
+
+    elif name == CLIENT_CPU:
+        client = rt.client()
+        closers.append(client.close)
+
+        def one() -> None:
+            assert client.invoke("json").text == "ok"
+
+    elif name == CHAT_CPU:
+        chat = rt.chat()
+
+        def one() -> None:
+            assert chat.invoke("json").content == "ok"
+
+    elif name == BOTO3_CPU:
+        boto = rt.boto3()
+        closers.append(boto.close)
+
+        def one() -> None:
+            response = boto.invoke_agent_runtime(agentRuntimeArn=rt.arn, payload=payload)
+            assert json.loads(boto3_body(response)) == {"result": "ok"}
+
+    else:
+        import litellm
+
+        def one() -> None:
+            answer = litellm.completion(**rt.litellm_kwargs("json"))
+            assert answer.choices[0].message.content == "ok"
+
+    try:
+        for _ in range(20):
+            one()
+        server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
+        for _ in range(n):
+            one()
+        wall = time.perf_counter() - start
+        return {"cpu": (time.process_time() - cpu0) / n, "wall": wall / n,
+                "server": (rt.cpu() - server0) / n}  # fmt: skip
+    finally:
+        for close in closers:
+            close()
+
+
 def cpu_per_call(rt: Runtime, sizes: Sizes) -> Scenario:
     scenario = Scenario(
         f"Per-call CPU: {sizes.cpu_calls} sequential calls to an agent that answers at once"
     )
-    raw = Raw(rt.env)
-    pool = urllib3.PoolManager()
-    client = rt.client()
-    chat = rt.chat()
-    boto = rt.boto3()
-    payload = json.dumps({"prompt": "json"}).encode()
-
-    def floor() -> None:
-        headers, body = raw.sign({"prompt": "json"})
-        response = pool.urlopen("POST", raw.url, body=body, headers=headers)
-        assert json.loads(response.data) == {"result": "ok"}
-
-    def ours() -> None:
-        assert client.invoke("json").text == "ok"
-
-    def chat_one() -> None:
-        assert chat.invoke("json").content == "ok"
-
-    def boto3_one() -> None:
-        response = boto.invoke_agent_runtime(agentRuntimeArn=rt.arn, payload=payload)
-        assert json.loads(boto3_body(response)) == {"result": "ok"}
-
-    def litellm_one() -> None:
-        import litellm
-
-        assert litellm.completion(**rt.litellm_kwargs("json")).choices[0].message.content == "ok"
-
-    clients: dict[str, Callable[[], None]] = {
-        FLOOR_CPU: floor, CLIENT_CPU: ours, CHAT_CPU: chat_one, BOTO3_CPU: boto3_one,
-    }  # fmt: skip
+    names = [FLOOR_CPU, CLIENT_CPU, CHAT_CPU, BOTO3_CPU]
     if installed("litellm"):
-        clients[LITELLM_CPU] = litellm_one
+        names.append(LITELLM_CPU)
     else:
         scenario.notes.append("LiteLLM is not installed: its baseline is skipped.")
     samples: dict[str, list[tuple[float, float, float]]] = {}
-    n = sizes.cpu_calls
-    try:
-        for one in clients.values():
-            for _ in range(20):
-                one()
-        for _ in range(sizes.cpu_runs):
-            for name, one in clients.items():
-                server0, cpu0, start = rt.cpu(), time.process_time(), time.perf_counter()
-                for _ in range(n):
-                    one()
-                wall = time.perf_counter() - start
-                cpu, server = time.process_time() - cpu0, rt.cpu() - server0
-                samples.setdefault(name, []).append((cpu / n, wall / n, server / n))
-    finally:
-        client.close()
-        boto.close()
-        pool.clear()
+    for _ in range(sizes.cpu_runs):
+        for name in names:
+            figures = child(rt, "--cpu-child", name, "--n", str(sizes.cpu_calls))
+            samples.setdefault(name, []).append(
+                (figures["cpu"], figures["wall"], figures["server"])
+            )
     floor_cpu = med([s[0] for s in samples[FLOOR_CPU]])
     values = {}
     for name, runs in samples.items():
@@ -567,7 +584,10 @@ def cpu_per_call(rt: Runtime, sizes: Sizes) -> Scenario:
             "wall ms/call": med([s[1] for s in runs]) * 1e3,
             "server CPU ms/call": med([s[2] for s in runs]) * 1e3,
         })  # fmt: skip
-    scenario.notes.append(f"median of {sizes.cpu_runs} run(s), runs interleaved, after warm-up.")
+    scenario.notes.append(
+        f"median of {sizes.cpu_runs} run(s), runs interleaved; each run a fresh process holding "
+        "only that client, 20 warm-up calls first."
+    )
     ratio = values[CLIENT_CPU] / floor_cpu
     scenario.targets.append((f"{CLIENT_CPU} <= 1.3x floor", ratio <= 1.3, f"{ratio:.2f}x"))
     scenario.targets.append(
@@ -965,6 +985,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--fanout-child", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument(
         "--memory-bytes", type=int, default=FULL.memory_bytes, help=argparse.SUPPRESS
@@ -972,6 +993,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.memory_bytes)))
+        return 0
+    if args.cpu_child:
+        print(json.dumps(cpu_child(args.cpu_child, args.n)))
         return 0
     if args.fanout_child:
         print(json.dumps(fanout_child(args.fanout_child, args.n)))
