@@ -200,10 +200,10 @@ def boto3_body(response: dict[str, Any]) -> bytes:
 SERVER_PID_ENV = "BENCH_RUNTIME_PID"
 
 
-def child(rt: Runtime, *args: str) -> dict[str, float]:
-    """``run.py *args`` in a fresh process pointed at ``rt``; its last stdout line, as JSON."""
+def child(rt: Runtime, *args: str, script: str = "run.py") -> dict[str, float]:
+    """``script *args`` in a fresh process pointed at ``rt``; its last stdout line, as JSON."""
     out = subprocess.run(
-        [sys.executable, str(HERE / "run.py"), *args],
+        [sys.executable, str(HERE / script), *args],
         env={**os.environ, **rt.env, SERVER_PID_ENV: str(rt.pid)},
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -345,7 +345,7 @@ def fanout(rt: Runtime, sizes: Sizes) -> Scenario:
             speedup = wall[LITELLM_FANOUT][n] / wall[CLIENT_FANOUT][n]
             scenario.targets.append(
                 (f"{CLIENT_FANOUT} N={n} >= 3x faster than LiteLLM", speedup >= 3,
-                 f"{speedup:.1f}x")
+                 f"{speedup:.2f}x")
             )  # fmt: skip
     return scenario
 
@@ -916,12 +916,14 @@ def render_markdown(scenarios: list[Scenario], sizes: Sizes, plot: str | None) -
         "",
         "Written by `make bench` (`benchmarks/run.py`); every figure below was measured side by side "
         "in one run against one local runtime process (`agentcore-local --in-process` serving "
-        "`benchmarks/bench_prompt_agent.py`, an `async def` agent) on 127.0.0.1. Client CPU is "
-        "the benchmark process's own (`time.process_time`); server CPU is the runtime process's "
-        "(`/proc/<pid>/stat`), which shares the machine. Only same-run ratios count. On a "
-        "2-core machine the runtime process (Python, one event loop) is the bottleneck of the "
-        "fan-out at N >= 256, and run-to-run spread there is large (the floor at N=256 ranged "
-        "0.34-0.64 s between two runs): read those ratios with that in mind.",
+        "`benchmarks/bench_prompt_agent.py`, an `async def` agent) on 127.0.0.1. Fan-out, "
+        "per-call CPU and memory run each client in a fresh process of its own, so client CPU "
+        "(`time.process_time`) is that client's alone and no client's imports or garbage tax "
+        "another's; server CPU is the runtime process's (`/proc/<pid>/stat`), which shares the "
+        "machine. Only same-run ratios count. On a 2-core machine the runtime process (Python, "
+        "one event loop) is the bottleneck of the fan-out at N >= 256, and run-to-run spread "
+        "there is several percent: read those ratios with that in mind. What limits the "
+        "targets that are missed, with profiles: [performance.md](performance.md).",
         "",
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {os.cpu_count()} cores, {platform.platform()}",

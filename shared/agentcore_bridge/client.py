@@ -335,6 +335,7 @@ class AgentCoreClient:
     def _setup(self) -> None:
         self._lock = threading.Lock()
         self._credentials: Credentials | None = None
+        self._signers: dict[str, SigV4Signer] = {}
         self._endpoints: dict[str, str] = {}
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
@@ -346,7 +347,7 @@ class AgentCoreClient:
             k: v
             for k, v in self.__dict__.items()
             if k not in ("_static_credentials", "_bearer_token", "_botocore_session", "_lock",
-                         "_credentials", "_endpoints", "_sync", "_async")
+                         "_credentials", "_signers", "_endpoints", "_sync", "_async")
         }  # fmt: skip
         return state
 
@@ -378,12 +379,17 @@ class AgentCoreClient:
         token = self._bearer()
         if token:
             return BearerSigner(token)
+        signer = self._signers.get(region)
+        if signer is not None:
+            return signer
         with self._lock:
             if self._credentials is None:
                 self._credentials = self._static_credentials or self._session().get_credentials()
             if self._credentials is None:
                 raise no_credentials_error()
-            return SigV4Signer(self._credentials, region)
+            # One signer per region: it keeps the day's signing key.
+            signer = self._signers.setdefault(region, SigV4Signer(self._credentials, region))
+            return signer
 
     def _endpoint(self, region: str) -> str:
         if self.endpoint_url:

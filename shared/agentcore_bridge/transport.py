@@ -10,6 +10,8 @@ client CPU per call against 371 us for httpx, first-event latency 0.58 ms agains
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import os
 import socket
@@ -19,12 +21,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.utils import normalize_url_path
 
 from agentcore_bridge.errors import (
     AccessDeniedError,
@@ -44,41 +46,99 @@ READ_SIZE = 65536
 
 
 class SigV4Signer:
-    """Signs with SigV4 using botocore's signer primitives and a botocore credential source.
+    """SigV4 for AgentCore's requests, with credentials from a botocore credential source.
 
     ``credentials`` may be refreshable (SSO, roles, IMDS): frozen credentials are taken per
-    request. botocore's own ``add_auth`` is not used because it logs the canonical request,
-    session token included, at DEBUG.
+    request. The algorithm is botocore's, step for step (the same excluded headers, path
+    double-encoding, query and header canonicalisation; tests compare its output with
+    botocore's ``SigV4Auth`` byte for byte), written over plain strings: botocore's
+    ``AWSRequest``/``HTTPHeaders`` machinery made signing ~11% of a call's client CPU in an
+    async fan-out. The signing key is derived once per day and secret. Nothing is logged
+    (botocore's ``add_auth`` logs the canonical request, session token included, at DEBUG).
     """
 
     def __init__(self, credentials: Credentials, region: str) -> None:
         self._credentials = credentials
         self.region = region
+        self._key: tuple[str, str, bytes] | None = None
 
-    def sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def _signing_key(self, secret: str, date: str) -> bytes:
+        cached = self._key
+        if cached is not None and cached[0] == secret and cached[1] == date:
+            return cached[2]
+        key = _hmac(f"AWS4{secret}".encode(), date)
+        for part in (self.region, SERVICE_NAME, "aws4_request"):
+            key = _hmac(key, part)
+        self._key = (secret, date, key)
+        return key
+
+    def sign(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes,
+        timestamp: str | None = None,
+    ) -> dict[str, str]:  # fmt: skip
         frozen: ReadOnlyCredentials = self._credentials.get_frozen_credentials()
-        timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
-        request.context["timestamp"] = timestamp
-        request.headers["X-Amz-Date"] = timestamp
+        amz_date = timestamp or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        signed = {**headers, "X-Amz-Date": amz_date}
         if frozen.token:
-            request.headers["X-Amz-Security-Token"] = frozen.token
-        signer = SigV4Auth(
-            Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token),
-            SERVICE_NAME,
-            self.region,
+            signed["X-Amz-Security-Token"] = frozen.token
+        parts = urlsplit(url)
+        canonical_headers: dict[str, str] = {}
+        for name, value in signed.items():
+            low = name.lower()
+            if low in SIGNED_HEADERS_BLACKLIST:
+                continue
+            trimmed = " ".join(value.split())
+            previous = canonical_headers.get(low)
+            canonical_headers[low] = trimmed if previous is None else f"{previous},{trimmed}"
+        if "host" not in canonical_headers:
+            canonical_headers["host"] = _host_header(parts.scheme, parts.hostname, parts.port)
+        names = sorted(canonical_headers)
+        signed_names = ";".join(names)
+        canonical = "\n".join((
+            method.upper(),
+            quote(normalize_url_path(parts.path), safe="/~"),
+            _canonical_query(parts.query),
+            "".join(f"{name}:{canonical_headers[name]}\n" for name in names),
+            signed_names,
+            hashlib.sha256(body).hexdigest(),
+        ))  # fmt: skip
+        scope = f"{amz_date[:8]}/{self.region}/{SERVICE_NAME}/aws4_request"
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
+            f"{hashlib.sha256(canonical.encode()).hexdigest()}"
         )
-        canonical = signer.canonical_request(request)
-        signature = signer.signature(signer.string_to_sign(request, canonical), request)
-        signed_headers = signer.signed_headers(signer.headers_to_sign(request))
-        request.headers["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}"
+        key = self._signing_key(frozen.secret_key or "", amz_date[:8])
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        signed["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={frozen.access_key}/{scope}, "
+            f"SignedHeaders={signed_names}, Signature={signature}"
         )
-        return dict(request.headers.items())
+        return signed
 
     def __repr__(self) -> str:
         return f"SigV4Signer(region={self.region!r})"
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def _host_header(scheme: str, host: str | None, port: int | None) -> str:
+    """What botocore signs as ``host``: lower-case, IPv6 in brackets, default port left out."""
+    name = host or ""
+    if ":" in name:
+        name = f"[{name}]"
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        name = f"{name}:{port}"
+    return name
+
+
+def _canonical_query(query: str) -> str:
+    """The query's ``key=value`` pairs sorted, as they appear (they are already encoded)."""
+    if not query:
+        return ""
+    pairs = sorted(pair.partition("=")[::2] for pair in query.split("&"))
+    return "&".join(f"{key}={value}" for key, value in pairs)
 
 
 class BearerSigner:
@@ -87,7 +147,9 @@ class BearerSigner:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def sign(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, str]:
         return {**headers, "Authorization": f"Bearer {self._token}"}
 
     def __repr__(self) -> str:

@@ -1,0 +1,144 @@
+"""Where the time goes, for the benchmark targets that are tight or missed: pyinstrument
+profiles of the hot paths, written as text next to the report.
+
+    uv run --group bench python benchmarks/profile_calls.py [--out docs/profiles]
+
+Profiles (each in a fresh process holding only what it profiles, against the same local
+runtime as ``run.py``):
+
+* ``fanout_client``: 1024 concurrent ``AgentCoreClient.ainvoke`` calls to the 200 ms agent;
+* ``fanout_chat``: the same through ``ChatAgentCore.ainvoke``;
+* ``chat_overhead``: ``ChatAgentCore.ainvoke`` with the core client's ``ainvoke`` replaced by
+  one that returns at once: what LangChain's machinery plus the adapter cost per call, with no
+  network (the figure it prints is CPU microseconds per call);
+* ``cold_chat``: ``python -X importtime`` for ``import langchain_agentcore``, the largest
+  imports first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import SLEEP, Runtime, child  # noqa: E402
+
+PROFILES = ("fanout_client", "fanout_chat", "chat_overhead", "cold_chat")
+
+
+def profile_child(kind: str, out: Path) -> dict[str, float]:
+    """In a fresh process: profile ``kind`` with pyinstrument, write ``out/<kind>.txt``."""
+    from pyinstrument import Profiler
+
+    rt = Runtime.from_env()
+    profiler = Profiler(interval=0.0005, async_mode="enabled")
+    figures: dict[str, float] = {}
+
+    if kind in ("fanout_client", "fanout_chat"):
+        model: Any = rt.client() if kind == "fanout_client" else rt.chat()
+        client = model if kind == "fanout_client" else model.client
+
+        async def one() -> None:
+            answer = await model.ainvoke(SLEEP)
+            assert getattr(answer, "text", None) == "done" or answer.content == "done"
+
+        async def main() -> None:
+            await asyncio.gather(*(one() for _ in range(8)))
+            cpu0, start = time.process_time(), time.perf_counter()
+            with profiler:
+                await asyncio.gather(*(one() for _ in range(1024)))
+            figures["wall s"] = time.perf_counter() - start
+            figures["client CPU ms/call"] = (time.process_time() - cpu0) / 1024 * 1e3
+            await client.aclose()
+
+        asyncio.run(main())
+    elif kind == "chat_overhead":
+        from agentcore_bridge.results import Completion
+
+        chat = rt.chat()
+
+        async def instant(messages: Any, **options: Any) -> Completion:
+            completion = Completion(session_id=options.get("session_id"), model=rt.arn)
+            completion._parts.append("done")
+            return completion
+
+        chat.client.ainvoke = instant  # type: ignore[method-assign]
+
+        async def main() -> None:
+            for _ in range(500):
+                await chat.ainvoke(SLEEP)
+            cpu0 = time.process_time()
+            with profiler:
+                for _ in range(5000):
+                    assert (await chat.ainvoke(SLEEP)).content == "done"
+            figures["CPU us/call"] = (time.process_time() - cpu0) / 5000 * 1e6
+
+        asyncio.run(main())
+    else:
+        raise ValueError(kind)
+    text = profiler.output_text(unicode=True, color=False, show_all=False)
+    (out / f"{kind}.txt").write_text(
+        f"{kind}: {', '.join(f'{k} {v:.3f}' for k, v in figures.items())}\n\n{text}"
+    )
+    return figures
+
+
+def import_times(out: Path) -> dict[str, float]:
+    """``-X importtime`` for ``import langchain_agentcore``, largest cumulative first."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import langchain_agentcore"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = []
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
+            continue
+        _, own, cumulative, name = (part.strip() for part in line.replace(":", "|", 1).split("|"))
+        rows.append((int(cumulative), int(own), name))
+    rows.sort(reverse=True)
+    lines = [f"{cum / 1e3:9.1f} ms  {own / 1e3:8.1f} ms  {name}" for cum, own, name in rows[:60]]
+    (out / "cold_chat.txt").write_text(
+        "import langchain_agentcore (python -X importtime): cumulative, self, module\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    return {"import ms": rows[0][0] / 1e3}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="docs/profiles", help="folder for the text profiles")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        import json
+
+        print(json.dumps(profile_child(args.child, out)))
+        return 0
+    rt = Runtime.start()
+    try:
+        for kind in PROFILES:
+            if kind == "cold_chat":
+                figures = import_times(out)
+            else:
+                env_out = str(out.resolve())
+                figures = child(rt, "--child", kind, "--out", env_out, script="profile_calls.py")
+            print(f"{kind}: {figures} -> {out / (kind + '.txt')}")
+    finally:
+        rt.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
