@@ -6,11 +6,17 @@ profiles of the hot paths, written as text next to the report.
 Profiles (each in a fresh process holding only what it profiles, against the same local
 runtime as ``run.py``):
 
+The profiler's own overhead inflates the CPU figures of profiled runs (about 2x): compare the
+shares inside one profile, and take absolute figures from ``run.py`` or the unprofiled ones here.
+
 * ``fanout_client``: 1024 concurrent ``AgentCoreClient.ainvoke`` calls to the 200 ms agent;
 * ``fanout_chat``: the same through ``ChatAgentCore.ainvoke``;
 * ``chat_overhead``: ``ChatAgentCore.ainvoke`` with the core client's ``ainvoke`` replaced by
   one that returns at once: what LangChain's machinery plus the adapter cost per call, with no
   network (the figure it prints is CPU microseconds per call);
+* ``gc_client``, ``gc_chat``, ``gc_chat_frozen``: no profiler; the same 1024-call fan-outs with
+  the time spent in the garbage collector measured through ``gc.callbacks`` (``_frozen``: after
+  ``gc.freeze()`` once warmed up, the usual remedy for long-lived servers);
 * ``cold_chat``: ``python -X importtime`` for ``import langchain_agentcore``, the largest
   imports first.
 """
@@ -31,7 +37,10 @@ sys.path.insert(0, str(HERE))
 
 from run import SLEEP, Runtime, child  # noqa: E402
 
-PROFILES = ("fanout_client", "fanout_chat", "chat_overhead", "cold_chat")
+PROFILES = (
+    "fanout_client", "fanout_chat", "chat_overhead", "gc_client", "gc_chat", "gc_chat_frozen",
+    "cold_chat",
+)  # fmt: skip
 
 
 def profile_child(kind: str, out: Path) -> dict[str, float]:
@@ -76,17 +85,65 @@ def profile_child(kind: str, out: Path) -> dict[str, float]:
             for _ in range(500):
                 await chat.ainvoke(SLEEP)
             cpu0 = time.process_time()
+            for _ in range(5000):
+                assert (await chat.ainvoke(SLEEP)).content == "done"
+            figures["CPU us/call, unprofiled"] = (time.process_time() - cpu0) / 5000 * 1e6
             with profiler:
                 for _ in range(5000):
                     assert (await chat.ainvoke(SLEEP)).content == "done"
-            figures["CPU us/call"] = (time.process_time() - cpu0) / 5000 * 1e6
 
         asyncio.run(main())
+    elif kind.startswith("gc_"):
+        return gc_share(rt, kind, out)
     else:
         raise ValueError(kind)
     text = profiler.output_text(unicode=True, color=False, show_all=False)
     (out / f"{kind}.txt").write_text(
         f"{kind}: {', '.join(f'{k} {v:.3f}' for k, v in figures.items())}\n\n{text}"
+    )
+    return figures
+
+
+def gc_share(rt: Runtime, kind: str, out: Path) -> dict[str, float]:
+    """A 1024-call fan-out without a profiler; how much of it the garbage collector took."""
+    import gc
+
+    model: Any = rt.client() if kind == "gc_client" else rt.chat()
+    client = model if kind == "gc_client" else model.client
+    spent = {"seconds": 0.0, "full collections": 0.0}
+    started = [0.0]
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        spent["seconds"] += time.perf_counter() - started[0]
+        spent["full collections"] += info["generation"] == 2
+
+    async def one() -> None:
+        answer = await model.ainvoke(SLEEP)
+        assert getattr(answer, "text", None) == "done" or answer.content == "done"
+
+    async def main() -> dict[str, float]:
+        await asyncio.gather(*(one() for _ in range(8)))
+        if kind.endswith("_frozen"):
+            gc.freeze()
+        gc.callbacks.append(timing)
+        cpu0, start = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(1024)))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        gc.callbacks.remove(timing)
+        await client.aclose()
+        return {
+            "wall s": wall, "client CPU ms/call": cpu / 1024 * 1e3,
+            "GC ms/call": spent["seconds"] / 1024 * 1e3, "GC share of CPU": spent["seconds"] / cpu,
+            "full collections": spent["full collections"],
+            "tracked objects": float(len(gc.get_objects())),
+        }  # fmt: skip
+
+    figures = asyncio.run(main())
+    (out / f"{kind}.txt").write_text(
+        f"{kind}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()) + "\n"
     )
     return figures
 

@@ -79,8 +79,11 @@ def current_client(model: Any) -> AgentCoreClient:
     when the client was made (an in-place change to ``payload_extra`` counts too)."""
     settings = model.__dict__
     key = tuple([settings.get(name) for name in CLIENT_FIELDS])
-    client: AgentCoreClient | None = model._client
-    if client is None or model._client_key != key:
+    # pydantic keeps private attributes here; reading them through the model costs a
+    # __getattr__ round trip on every call.
+    private = model.__pydantic_private__
+    client: AgentCoreClient | None = private.get("_client")
+    if client is None or private.get("_client_key") != key:
         if client is not None:
             client.close()
         client = client_from_settings(settings)
