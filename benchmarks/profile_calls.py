@@ -18,7 +18,10 @@ shares inside one profile, and take absolute figures from ``run.py`` or the unpr
   the time spent in the garbage collector measured through ``gc.callbacks`` (``_frozen``: after
   ``gc.freeze()`` once warmed up, the usual remedy for long-lived servers);
 * ``cold_chat``: ``python -X importtime`` for ``import langchain_agentcore``, the largest
-  imports first.
+  imports first;
+* ``cold_chat_pyspy``: py-spy sampling (500 Hz) the whole cold start (import, build
+  ``ChatAgentCore``, one call), summarised as the share of samples under each module-level
+  frame (what each import costs, nested imports included) and each function.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from run import SLEEP, Runtime, child  # noqa: E402
 
 PROFILES = (
     "fanout_client", "fanout_chat", "chat_overhead", "gc_client", "gc_chat", "gc_chat_frozen",
-    "cold_chat",
+    "cold_chat", "cold_chat_pyspy",
 )  # fmt: skip
 
 
@@ -170,6 +173,37 @@ def import_times(out: Path) -> dict[str, float]:
     return {"import ms": rows[0][0] / 1e3}
 
 
+def pyspy_cold_start(rt: Runtime, out: Path) -> dict[str, float]:
+    """py-spy over a cold ``ChatAgentCore`` process; inclusive sample shares per frame."""
+    from run import COLD
+
+    code = COLD["ChatAgentCore: import, build, one call"]
+    raw = out / "cold_chat_pyspy.collapsed"
+    subprocess.run(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--rate", "500", "--format",
+         "raw", "--output", str(raw), "--", sys.executable, "-c", code],
+        env={**os.environ, **rt.env}, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    total = 0
+    inclusive: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        total += samples
+        frames = {f for f in stack.split(";") if "importlib._bootstrap" not in f}
+        for frame in frames:
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+    raw.unlink()
+    top = sorted(inclusive.items(), key=lambda item: -item[1])[:60]
+    (out / "cold_chat_pyspy.txt").write_text(
+        f"py-spy, cold ChatAgentCore process (import, build, one call): {total} samples at "
+        "500 Hz; share of samples with each frame on the stack (nested frames included)\n\n"
+        + "\n".join(f"{n / total:7.1%}  {frame}" for frame, n in top)
+        + "\n"
+    )
+    return {"samples": float(total)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/profiles", help="folder for the text profiles")
@@ -187,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in PROFILES:
             if kind == "cold_chat":
                 figures = import_times(out)
+            elif kind == "cold_chat_pyspy":
+                figures = pyspy_cold_start(rt, out)
             else:
                 env_out = str(out.resolve())
                 figures = child(rt, "--child", kind, "--out", env_out, script="profile_calls.py")
