@@ -18,7 +18,7 @@ import socket
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -178,8 +178,9 @@ class HttpRequest:
     method: str
     url: str
     """Absolute URL whose path is already percent-encoded (the ARN as one segment)."""
-    headers: Mapping[str, str]
-    body: bytes
+    headers: Mapping[str, str] = field(repr=False)
+    """Signed: they carry the Authorization header (a bearer token, for OAuth runtimes)."""
+    body: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

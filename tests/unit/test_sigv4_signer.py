@@ -13,7 +13,7 @@ from botocore.credentials import Credentials
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agentcore_bridge.transport import SigV4Signer
+from agentcore_bridge.transport import HttpRequest, SigV4Signer
 
 REGIONS = ["us-west-2", "us-east-1", "eu-central-1", "cn-north-1", "us-gov-west-1"]
 ENDPOINTS = [
@@ -143,3 +143,13 @@ def test_the_signer_shows_no_secret() -> None:
     signer = SigV4Signer(creds, "us-west-2")
     signer.sign("POST", "https://h.example/runtimes/x/invocations", {}, b"", "20261125T000000Z")
     assert "a-secret" not in repr(signer) and "a-secret" not in str(signer)
+
+
+def test_a_signed_request_shows_neither_its_headers_nor_its_body() -> None:
+    request = HttpRequest(
+        "POST", "https://h.example/runtimes/x/invocations",
+        {"Authorization": "Bearer a-token-that-must-not-show"}, b'{"prompt": "private words"}',
+    )  # fmt: skip
+    assert repr(request) == (
+        "HttpRequest(method='POST', url='https://h.example/runtimes/x/invocations')"
+    )
