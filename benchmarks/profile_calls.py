@@ -46,7 +46,13 @@ PROFILES = (
 )  # fmt: skip
 
 
-def profile_child(kind: str, out: Path) -> dict[str, float]:
+FANOUT = 1024  # concurrent calls in the fan-out profiles
+OVERHEAD_CALLS = 5000  # sequential calls in the LangChain overhead probe
+
+
+def profile_child(
+    kind: str, out: Path, fanout: int = FANOUT, calls: int = OVERHEAD_CALLS
+) -> dict[str, float]:
     """In a fresh process: profile ``kind`` with pyinstrument, write ``out/<kind>.txt``."""
     from pyinstrument import Profiler
 
@@ -66,9 +72,9 @@ def profile_child(kind: str, out: Path) -> dict[str, float]:
             await asyncio.gather(*(one() for _ in range(8)))
             cpu0, start = time.process_time(), time.perf_counter()
             with profiler:
-                await asyncio.gather(*(one() for _ in range(1024)))
+                await asyncio.gather(*(one() for _ in range(fanout)))
             figures["wall s"] = time.perf_counter() - start
-            figures["client CPU ms/call"] = (time.process_time() - cpu0) / 1024 * 1e3
+            figures["client CPU ms/call"] = (time.process_time() - cpu0) / fanout * 1e3
             await client.aclose()
 
         asyncio.run(main())
@@ -85,19 +91,19 @@ def profile_child(kind: str, out: Path) -> dict[str, float]:
         chat.client.ainvoke = instant  # type: ignore[method-assign]
 
         async def main() -> None:
-            for _ in range(500):
+            for _ in range(calls // 10):
                 await chat.ainvoke(SLEEP)
             cpu0 = time.process_time()
-            for _ in range(5000):
+            for _ in range(calls):
                 assert (await chat.ainvoke(SLEEP)).content == "done"
-            figures["CPU us/call, unprofiled"] = (time.process_time() - cpu0) / 5000 * 1e6
+            figures["CPU us/call, unprofiled"] = (time.process_time() - cpu0) / calls * 1e6
             with profiler:
-                for _ in range(5000):
+                for _ in range(calls):
                     assert (await chat.ainvoke(SLEEP)).content == "done"
 
         asyncio.run(main())
     elif kind.startswith("gc_"):
-        return gc_share(rt, kind, out)
+        return gc_share(rt, kind, out, fanout)
     else:
         raise ValueError(kind)
     text = profiler.output_text(unicode=True, color=False, show_all=False)
@@ -107,8 +113,8 @@ def profile_child(kind: str, out: Path) -> dict[str, float]:
     return figures
 
 
-def gc_share(rt: Runtime, kind: str, out: Path) -> dict[str, float]:
-    """A 1024-call fan-out without a profiler; how much of it the garbage collector took."""
+def gc_share(rt: Runtime, kind: str, out: Path, fanout: int) -> dict[str, float]:
+    """A fan-out without a profiler; how much of it the garbage collector took."""
     import gc
 
     model: Any = rt.client() if kind == "gc_client" else rt.chat()
@@ -133,13 +139,13 @@ def gc_share(rt: Runtime, kind: str, out: Path) -> dict[str, float]:
             gc.freeze()
         gc.callbacks.append(timing)
         cpu0, start = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(1024)))
+        await asyncio.gather(*(one() for _ in range(fanout)))
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         gc.callbacks.remove(timing)
         await client.aclose()
         return {
-            "wall s": wall, "client CPU ms/call": cpu / 1024 * 1e3,
-            "GC ms/call": spent["seconds"] / 1024 * 1e3, "GC share of CPU": spent["seconds"] / cpu,
+            "wall s": wall, "client CPU ms/call": cpu / fanout * 1e3,
+            "GC ms/call": spent["seconds"] / fanout * 1e3, "GC share of CPU": spent["seconds"] / cpu,
             "full collections": spent["full collections"],
             "tracked objects": float(len(gc.get_objects())),
         }  # fmt: skip
@@ -207,6 +213,8 @@ def pyspy_cold_start(rt: Runtime, out: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/profiles", help="folder for the text profiles")
+    parser.add_argument("--fanout", type=int, default=FANOUT, help="concurrent calls")
+    parser.add_argument("--calls", type=int, default=OVERHEAD_CALLS, help="overhead probe calls")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -214,22 +222,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         import json
 
-        print(json.dumps(profile_child(args.child, out)))
+        print(json.dumps(profile_child(args.child, out, args.fanout, args.calls)))
         return 0
+    run_profiles(out, args.fanout, args.calls)
+    return 0
+
+
+def run_profiles(
+    out: Path, fanout: int = FANOUT, calls: int = OVERHEAD_CALLS, log: Any = print
+) -> dict[str, dict[str, float]]:
+    """Every profile against one local runtime; py-spy's is skipped when py-spy is missing."""
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, float]] = {}
     rt = Runtime.start()
     try:
         for kind in PROFILES:
             if kind == "cold_chat":
                 figures = import_times(out)
             elif kind == "cold_chat_pyspy":
+                if not Path(sys.executable).with_name("py-spy").exists():
+                    log("py-spy is not installed: its profile is skipped (uv sync --group bench)")
+                    continue
                 figures = pyspy_cold_start(rt, out)
             else:
                 env_out = str(out.resolve())
-                figures = child(rt, "--child", kind, "--out", env_out, script="profile_calls.py")
-            print(f"{kind}: {figures} -> {out / (kind + '.txt')}")
+                figures = child(
+                    rt, "--child", kind, "--out", env_out, "--fanout", str(fanout),
+                    "--calls", str(calls), script="profile_calls.py",
+                )  # fmt: skip
+            results[kind] = figures
+            log(f"{kind}: {figures} -> {out / (kind + '.txt')}")
     finally:
         rt.close()
-    return 0
+    return results
 
 
 if __name__ == "__main__":

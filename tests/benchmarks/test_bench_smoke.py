@@ -95,3 +95,21 @@ def test_cold_start_has_every_case(scenarios: dict[str, run.Scenario]) -> None:
     expected = set(run.COLD) if HAVE_LITELLM else set(run.COLD) - {run.LITELLM_COLD}
     assert set(medians) == expected
     assert len(cold.targets) == 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyinstrument") is None, reason="pyinstrument is not installed"
+)
+def test_the_profiles_run_with_tiny_sizes(tmp_path: Path) -> None:
+    import profile_calls
+
+    results = profile_calls.run_profiles(tmp_path, fanout=8, calls=20, log=lambda _: None)
+    expected = set(profile_calls.PROFILES)
+    if not (Path(sys.executable).with_name("py-spy")).exists():
+        expected.discard("cold_chat_pyspy")
+    assert set(results) == expected
+    for kind in expected:
+        assert (tmp_path / f"{kind}.txt").read_text().strip(), kind
+    assert 0 <= results["gc_chat"]["GC share of CPU"] < 1  # tiny fan-outs may not collect
+    assert results["chat_overhead"]["CPU us/call, unprofiled"] > 0
+    assert "langchain_agentcore" in (tmp_path / "cold_chat.txt").read_text()
