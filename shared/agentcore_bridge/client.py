@@ -153,8 +153,10 @@ class _StreamState:
 class EventStream:
     """A streamed answer: iterate for events (``TextDelta``, ``Usage``, ...) as they arrive.
 
-    ``session_id`` and ``request_id`` are known before the first event; ``completion`` holds
-    everything received so far. An agent error raises ``AgentError`` after the text before it;
+    ``session_id`` and ``request_id`` are known before the first event; ``completion`` holds the
+    usage, error and metadata received so far (and the text and other events too when the stream
+    was started with ``keep_content=True``). An agent error raises ``AgentError`` after the text
+    before it;
     a connection cut mid-answer raises ``StreamInterruptedError``: a stream never ends quietly
     with half an answer.
     """
