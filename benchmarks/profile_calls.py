@@ -38,7 +38,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import SLEEP, Runtime, child  # noqa: E402
+from run import SLEEP, Runtime, child, fanout_call  # noqa: E402
 
 PROFILES = (
     "fanout_client", "fanout_chat", "chat_overhead", "gc_client", "gc_chat", "gc_chat_frozen",
@@ -61,12 +61,7 @@ def profile_child(
     figures: dict[str, float] = {}
 
     if kind in ("fanout_client", "fanout_chat"):
-        model: Any = rt.client() if kind == "fanout_client" else rt.chat()
-        client = model if kind == "fanout_client" else model.client
-
-        async def one() -> None:
-            answer = await model.ainvoke(SLEEP)
-            assert getattr(answer, "text", None) == "done" or answer.content == "done"
+        one, client = fanout_call(rt, chat=kind == "fanout_chat")
 
         async def main() -> None:
             await asyncio.gather(*(one() for _ in range(8)))
@@ -88,7 +83,7 @@ def profile_child(
             completion._parts.append("done")
             return completion
 
-        chat.client.ainvoke = instant  # type: ignore[method-assign]
+        chat.client.ainvoke = instant
 
         async def main() -> None:
             for _ in range(calls // 10):
@@ -117,8 +112,7 @@ def gc_share(rt: Runtime, kind: str, out: Path, fanout: int) -> dict[str, float]
     """A fan-out without a profiler; how much of it the garbage collector took."""
     import gc
 
-    model: Any = rt.client() if kind == "gc_client" else rt.chat()
-    client = model if kind == "gc_client" else model.client
+    one, client = fanout_call(rt, chat=kind != "gc_client")
     spent = {"seconds": 0.0, "full collections": 0.0}
     started = [0.0]
 
@@ -128,10 +122,6 @@ def gc_share(rt: Runtime, kind: str, out: Path, fanout: int) -> dict[str, float]
             return
         spent["seconds"] += time.perf_counter() - started[0]
         spent["full collections"] += info["generation"] == 2
-
-    async def one() -> None:
-        answer = await model.ainvoke(SLEEP)
-        assert getattr(answer, "text", None) == "done" or answer.content == "done"
 
     async def main() -> dict[str, float]:
         await asyncio.gather(*(one() for _ in range(8)))

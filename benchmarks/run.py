@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,24 @@ def child(rt: Runtime, *args: str, script: str = "run.py") -> dict[str, float]:
     return figures
 
 
+def fanout_call(rt: Runtime, *, chat: bool) -> tuple[Callable[[], Awaitable[None]], Any]:
+    """One call of a fan-out (``ChatAgentCore.ainvoke`` or ``AgentCoreClient.ainvoke``, checked)
+    and the core client to close afterwards."""
+    if chat:
+        model = rt.chat()
+
+        async def one_chat() -> None:
+            assert (await model.ainvoke(SLEEP)).content == "done"
+
+        return one_chat, model.client
+    client = rt.client()
+
+    async def one() -> None:
+        assert (await client.ainvoke(SLEEP)).text == "done"
+
+    return one, client
+
+
 def fanout_child(name: str, n: int) -> dict[str, float]:
     """Runs in a fresh process holding only ``name``'s client: 8 warm-up calls, then ``n``
     concurrent calls; wall time, this process's CPU and the runtime process's CPU."""
@@ -230,18 +248,9 @@ def fanout_child(name: str, n: int) -> dict[str, float]:
                     assert r.status == 200, r.status
                     assert json.loads(await r.read()) == {"result": "done"}
 
-            if name == CLIENT_FANOUT:
-                client = rt.client()
-
-                async def one() -> None:
-                    assert (await client.ainvoke(SLEEP)).text == "done"
-
-            elif name == CHAT_FANOUT:
-                chat = rt.chat()
-
-                async def one() -> None:
-                    assert (await chat.ainvoke(SLEEP)).content == "done"
-
+            core: Any = None  # the core client to close, for our two clients
+            if name in (CLIENT_FANOUT, CHAT_FANOUT):
+                one, core = fanout_call(rt, chat=name == CHAT_FANOUT)
             elif name == LITELLM_FANOUT:
                 import litellm
 
@@ -272,10 +281,8 @@ def fanout_child(name: str, n: int) -> dict[str, float]:
                 "cpu": time.process_time() - cpu0,
                 "server": rt.cpu() - server0,
             }
-            if name == CLIENT_FANOUT:
-                await client.aclose()
-            elif name == CHAT_FANOUT:
-                await chat.client.aclose()
+            if core is not None:
+                await core.aclose()
             return figures
 
     try:

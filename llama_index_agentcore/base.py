@@ -40,6 +40,7 @@ from agentcore_bridge import (
     StopSequences,
     Usage,
 )
+from agentcore_bridge.results import usage_to_openai
 from agentcore_bridge.settings import current_client, mask_secret, pydantic_state_without_secrets
 
 DEFAULT_CONTEXT_WINDOW = 200_000
@@ -273,13 +274,7 @@ def _part(block: Any) -> dict[str, Any]:
 
 
 def _usage_kwargs(usage: Usage | None) -> dict[str, int]:
-    if usage is None:
-        return {}
-    return {
-        "prompt_tokens": usage.input_tokens,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens,
-    }
+    return {} if usage is None else usage_to_openai(usage)
 
 
 def _response(

@@ -516,17 +516,29 @@ class AgentCoreClient:
         if call.remember:
             self.memory.remember(call.session_id, call.system_text)
 
-    def _give_up(self, call: PreparedCall, error: AgentCoreError) -> bool:
-        if call.deadline is not None and time.monotonic() >= call.deadline:
-            return True
-        return not self.retry.should_retry(error, call.attempts)
+    # Shared by the sync and async send loops: each attempt is signed afresh (a retry after a
+    # wait must not reuse an old X-Amz-Date), and one rule decides whether and when to retry.
 
-    def _log_retry(self, call: PreparedCall, error: AgentCoreError, delay: float) -> None:
+    @staticmethod
+    def _signed(call: PreparedCall, signer: Signer) -> HttpRequest:
+        headers = signer.sign("POST", call.url, call.headers, call.body)
+        return HttpRequest("POST", call.url, headers, call.body)
+
+    def _retry_delay(self, call: PreparedCall, error: AgentCoreError) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up (then raise ``error``)."""
+        error.session_id = error.session_id or call.session_id
+        if call.deadline is not None and time.monotonic() >= call.deadline:
+            return None
+        if not self.retry.should_retry(error, call.attempts):
+            return None
+        delay = self.retry.delay(call.attempts)
         logger.info(
             "retrying %s on %s (attempt %d of %d) in %.2fs after %s",
             call.operation, call.target.runtime_id, call.attempts + 1,
             self.retry.max_retries, delay, type(error).__name__,
         )  # fmt: skip
+        call.attempts += 1
+        return delay
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -542,22 +554,16 @@ class AgentCoreClient:
         transport = self._transport()
         signer = self._signer(call.target.region)
         while True:
-            headers = signer.sign("POST", call.url, call.headers, call.body)
             try:
-                response = transport.send(
-                    HttpRequest("POST", call.url, headers, call.body), self.timeouts, call.deadline
-                )
+                response = transport.send(self._signed(call, signer), self.timeouts, call.deadline)
                 if response.head.status >= 300:
                     raise self._error(call, response.head, response.read_all())
                 return response
             except AgentCoreError as error:
-                error.session_id = error.session_id or call.session_id
-                if self._give_up(call, error):
+                delay = self._retry_delay(call, error)
+                if delay is None:
                     raise
-                delay = self.retry.delay(call.attempts)
-                self._log_retry(call, error, delay)
                 time.sleep(delay)
-                call.attempts += 1
 
     def stream(
         self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = False,
@@ -634,23 +640,20 @@ class AgentCoreClient:
 
     async def _asend(self, call: PreparedCall) -> AsyncResponse:
         signer = self._signer(call.target.region)
+        transport = self._async_transport()
         while True:
-            headers = signer.sign("POST", call.url, call.headers, call.body)
             try:
-                response = await self._async_transport().send(
-                    HttpRequest("POST", call.url, headers, call.body), self.timeouts, call.deadline
+                response = await transport.send(
+                    self._signed(call, signer), self.timeouts, call.deadline
                 )
                 if response.head.status >= 300:
                     raise self._error(call, response.head, await response.read_all())
                 return response
             except AgentCoreError as error:
-                error.session_id = error.session_id or call.session_id
-                if self._give_up(call, error):
+                delay = self._retry_delay(call, error)
+                if delay is None:
                     raise
-                delay = self.retry.delay(call.attempts)
-                self._log_retry(call, error, delay)
                 await asyncio.sleep(delay)
-                call.attempts += 1
 
     async def astream(
         self, messages: Sequence[Message] | str | None = None, *, keep_content: bool = False,

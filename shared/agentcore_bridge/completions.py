@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from agentcore_bridge.client import AgentCoreClient
 from agentcore_bridge.decoding import Usage
 from agentcore_bridge.payloads import Message
-from agentcore_bridge.results import Completion, StopSequences, new_completion_id
+from agentcore_bridge.results import Completion, StopSequences, new_completion_id, usage_to_openai
 
 # OpenAI parameters an agent runtime has no notion of: accepted for compatibility, not sent.
 _IGNORED = frozenset({
@@ -92,13 +92,7 @@ class ChatCompletionChunk(_Model):
 
 
 def _usage(usage: Usage | None) -> CompletionUsage | None:
-    if usage is None:
-        return None
-    return CompletionUsage(
-        prompt_tokens=usage.input_tokens,
-        completion_tokens=usage.output_tokens,
-        total_tokens=usage.total_tokens,
-    )
+    return None if usage is None else CompletionUsage(**usage_to_openai(usage))
 
 
 def to_chat_completion(
