@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support import langchain_runtime
+from support.adapter_runtime import stop_runtime
 from support.langchain_runtime import LangChainRuntime, shared_runtime
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_runtime_at_exit() -> Iterator[None]:
     yield
-    if langchain_runtime._RUNTIME is not None:
-        langchain_runtime._RUNTIME.local.stop()
+    stop_runtime("langchain")
 
 
 @pytest.fixture
