@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore.credentials import Credentials
 
-from agentcore_bridge.decoding import AgentErrorEvent, AgentEvent, ResponseDecoder, TextDelta
+from agentcore_bridge.decoding import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_EVENT_BYTES,
+    AgentErrorEvent,
+    AgentEvent,
+    ResponseDecoder,
+    TextDelta,
+)
 from agentcore_bridge.errors import (
     AgentCoreError,
     AgentError,
@@ -113,9 +120,13 @@ class PreparedCall:
 class _StreamState:
     """Decoder + running Completion for one response; shared by the sync and async streams."""
 
-    def __init__(self, call: PreparedCall, head: ResponseHead, keep_content: bool) -> None:
+    def __init__(
+        self, call: PreparedCall, head: ResponseHead, keep_content: bool, limits: tuple[int, int]
+    ) -> None:
         content_type = head.get("content-type")
-        self.decoder = ResponseDecoder(content_type)
+        self.decoder = ResponseDecoder(
+            content_type, max_event_bytes=limits[0], max_body_bytes=limits[1]
+        )
         self.completion = Completion(
             keep_content=keep_content,
             session_id=head.get(SESSION_HEADER) or call.session_id,
@@ -302,6 +313,8 @@ class AgentCoreClient:
         retry_base_delay: float = 0.25,
         verify: bool | str | None = None,
         session_memory: SessionMemory | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if (aws_access_key_id is None) != (aws_secret_access_key is None):
             raise InvalidRequestError(
@@ -309,6 +322,10 @@ class AgentCoreClient:
             )
         if max_retries < 0:
             raise InvalidRequestError("max_retries must be 0 or more")
+        if max_event_bytes < 1 or max_body_bytes < 1:
+            raise InvalidRequestError("max_event_bytes and max_body_bytes must be positive")
+        self.max_event_bytes = max_event_bytes
+        self.max_body_bytes = max_body_bytes
         self.runtime = runtime
         self.qualifier = qualifier
         self.region_name = region_name
@@ -540,6 +557,9 @@ class AgentCoreClient:
         call.attempts += 1
         return delay
 
+    def _limits(self) -> tuple[int, int]:
+        return self.max_event_bytes, self.max_body_bytes
+
     # --- sync ----------------------------------------------------------------------------------
 
     def _transport(self) -> SyncTransport:
@@ -584,7 +604,7 @@ class AgentCoreClient:
         call = self.prepare(messages, **options)
         response = self._send(call)
         self._accepted(call)
-        return EventStream(_StreamState(call, response.head, keep_content), response)
+        return EventStream(_StreamState(call, response.head, keep_content, self._limits()), response)
 
     def invoke(self, messages: Sequence[Message] | str | None = None, **options: Any) -> Completion:
         """One whole answer: text, usage (summed, when the agent reports it), session id."""
@@ -669,7 +689,7 @@ class AgentCoreClient:
         call = self.prepare(messages, **options)
         response = await self._asend(call)
         self._accepted(call)
-        return AsyncEventStream(_StreamState(call, response.head, keep_content), response)
+        return AsyncEventStream(_StreamState(call, response.head, keep_content, self._limits()), response)
 
     async def ainvoke(
         self, messages: Sequence[Message] | str | None = None, **options: Any

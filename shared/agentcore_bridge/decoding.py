@@ -25,6 +25,11 @@ from typing import Any
 
 from agentcore_bridge.errors import MalformedResponseError
 
+DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
+"""The largest SSE event (one line, or the data lines of one event) a decoder buffers."""
+DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024
+"""The largest non-stream body a decoder collects (AgentCore's payload limit is 100 MB)."""
+
 # --- events -------------------------------------------------------------------------------
 
 
@@ -387,7 +392,15 @@ class ResponseDecoder:
     stream (at most one SSE event) is buffered; JSON and other bodies are collected until the end.
     """
 
-    def __init__(self, content_type: str | None) -> None:
+    def __init__(
+        self,
+        content_type: str | None,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.max_body_bytes = max_body_bytes
         media = (content_type or "").split(";", 1)[0].strip().lower()
         self.content_type = content_type
         self.is_stream = media == "text/event-stream"

@@ -181,6 +181,12 @@ class MalformedResponseError(AgentCoreError):
     """The response could not be decoded (broken JSON, broken UTF-8, an unusable frame)."""
 
 
+class ResponseTooLargeError(MalformedResponseError):
+    """One SSE event, or a whole non-stream body, was larger than the client allows
+    (``max_event_bytes`` / ``max_body_bytes``): reading stopped as soon as the limit was crossed,
+    so memory stays bounded by the settings, not by what the agent sends."""
+
+
 class ContentNotKeptError(AgentCoreError):
     """A stream's text was read from its completion although the stream did not keep it."""
 
