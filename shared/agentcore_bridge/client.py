@@ -20,7 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import botocore.session
 from botocore.credentials import Credentials
@@ -51,22 +51,18 @@ from agentcore_bridge.payloads import (
 )
 from agentcore_bridge.results import Completion, StopSequences
 from agentcore_bridge.sessions import new_session_id, validate_session_id
+from agentcore_bridge.signing import BearerSigner, Signer, SigV4Signer, no_credentials_error
 from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
-
-if TYPE_CHECKING:
-    from agentcore_bridge.transport_async import AsyncResponse, AsyncTransport
-
 from agentcore_bridge.transport import (
-    BearerSigner,
+    AsyncResponse,
+    AsyncTransport,
     HttpRequest,
+    Response,
     ResponseHead,
-    Signer,
-    SigV4Signer,
-    SyncResponse,
-    SyncTransport,
     Timeouts,
-    no_credentials_error,
+    Transport,
 )
+from agentcore_bridge.transport_urllib3 import Urllib3Transport
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +148,7 @@ class _StreamState:
             request_id=self.completion.request_id,
             session_id=self.completion.session_id,
         )
-        error.completion = self.completion  # type: ignore[attr-defined]
+        error.completion = self.completion
         return error
 
     def tag(self, error: AgentCoreError) -> AgentCoreError:
@@ -167,12 +163,16 @@ class EventStream:
     ``session_id`` and ``request_id`` are known before the first event; ``completion`` holds the
     usage, error and metadata received so far (and the text and other events too when the stream
     was started with ``keep_content=True``). An agent error raises ``AgentError`` after the text
-    before it;
-    a connection cut mid-answer raises ``StreamInterruptedError``: a stream never ends quietly
-    with half an answer.
+    before it; a connection cut mid-answer raises ``StreamInterruptedError``: a stream never ends
+    quietly with half an answer.
+
+    A stream keeps its client alive: dropping every other reference to the client (or to the
+    model that made it) while the stream is read changes nothing. ``client.close()`` ends the
+    client's open streams with ``StreamInterruptedError``; no read waits past ``read_timeout``.
     """
 
-    def __init__(self, state: _StreamState, response: SyncResponse) -> None:
+    def __init__(self, client: AgentCoreClient, state: _StreamState, response: Response) -> None:
+        self._client = client
         self._state = state
         self._response = response
         self.completion = state.completion
@@ -194,7 +194,7 @@ class EventStream:
         except AgentCoreError as error:
             raise state.tag(error) from error.__cause__
         finally:
-            self._response.close()
+            self.close()
 
     def text(self, stop: StopSequences | Sequence[str] | None = None) -> Iterator[str]:
         """Only the answer text, delta by delta; cut at the first ``stop`` sequence (the stream
@@ -211,6 +211,7 @@ class EventStream:
 
     def close(self) -> None:
         self._response.close()
+        self._client._streams.discard(self._response)
 
     def __enter__(self) -> EventStream:
         return self
@@ -222,7 +223,10 @@ class EventStream:
 class AsyncEventStream:
     """The async twin of :class:`EventStream` (``async for event in stream``)."""
 
-    def __init__(self, state: _StreamState, response: AsyncResponse) -> None:
+    def __init__(
+        self, client: AgentCoreClient, state: _StreamState, response: AsyncResponse
+    ) -> None:
+        self._client = client
         self._state = state
         self._response = response
         self.completion = state.completion
@@ -246,7 +250,7 @@ class AsyncEventStream:
         except AgentCoreError as error:
             raise state.tag(error) from error.__cause__
         finally:
-            self._response.close()
+            self._close()
 
     async def text(self, stop: StopSequences | Sequence[str] | None = None) -> AsyncIterator[str]:
         """Async :meth:`EventStream.text`."""
@@ -260,8 +264,12 @@ class AsyncEventStream:
         if rest := stops.flush():
             yield rest
 
-    async def aclose(self) -> None:
+    def _close(self) -> None:
         self._response.close()
+        self._client._streams.discard(self._response)
+
+    async def aclose(self) -> None:
+        self._close()
 
     async def __aenter__(self) -> AsyncEventStream:
         return self
@@ -315,6 +323,8 @@ class AgentCoreClient:
         session_memory: SessionMemory | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        transport: Transport | None = None,
+        async_transport: AsyncTransport | None = None,
     ) -> None:
         if (aws_access_key_id is None) != (aws_secret_access_key is None):
             raise InvalidRequestError(
@@ -349,6 +359,7 @@ class AgentCoreClient:
         )
         self._bearer_token = bearer_token
         self._botocore_session = botocore_session
+        self._given_transports = (transport, async_transport)
         self._setup()
 
     def _setup(self) -> None:
@@ -356,25 +367,30 @@ class AgentCoreClient:
         self._credentials: Credentials | None = None
         self._signers: dict[str, SigV4Signer] = {}
         self._endpoints: dict[str, str] = {}
-        self._sync: SyncTransport | None = None
-        self._async: AsyncTransport | None = None
+        self._sync: Transport | None = self._given_transports[0]
+        self._async: AsyncTransport | None = self._given_transports[1]
+        # Responses of open streams, so close() can end them (weak: a dropped stream goes).
+        self._streams: weakref.WeakSet[Response | AsyncResponse] = weakref.WeakSet()
 
     # --- pickling and repr: never the secrets ------------------------------------------------
 
+    # What a pickled client carries: its settings, never secrets, credentials, connections or
+    # transports. An allow-list, so a new attribute stays home unless it is added here.
+    _PICKLED = (
+        "runtime", "qualifier", "region_name", "account_id", "endpoint_url", "profile_name",
+        "runtime_user_id", "history", "payload_format", "payload_extra", "timeouts", "retry",
+        "verify", "memory", "max_event_bytes", "max_body_bytes",
+    )  # fmt: skip
+
     def __getstate__(self) -> dict[str, Any]:
-        state = {
-            k: v
-            for k, v in self.__dict__.items()
-            if k not in ("_static_credentials", "_bearer_token", "_botocore_session", "_lock",
-                         "_credentials", "_signers", "_endpoints", "_sync", "_async")
-        }  # fmt: skip
-        return state
+        return {name: self.__dict__[name] for name in self._PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({name: state[name] for name in self._PICKLED if name in state})
         self._static_credentials = None
         self._bearer_token = None
         self._botocore_session = None
+        self._given_transports = (None, None)
         self._setup()
 
     def __repr__(self) -> str:
@@ -441,44 +457,76 @@ class AgentCoreClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> PreparedCall:
-        """Check everything and build the request, without sending it."""
+        """Check everything and build the request, without sending it: the target, then the
+        body (under the history rule), then the headers."""
+        target = self._target(runtime, qualifier)
+        session = validate_session_id(session_id) if session_id is not None else new_session_id()
+        body, system, remember = self._body(messages, payload, session, history)
+        trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
+                 "tracestate": tracestate, "baggage": baggage}  # fmt: skip
+        request_headers = self._headers(session, user_id, trace, headers)
+        total = timeout if timeout is not None else self.timeouts.total
+        return PreparedCall(
+            target=target,
+            session_id=session,
+            url=self._endpoint(target.region) + target.path_and_query(),
+            headers=request_headers,
+            body=body,
+            system_text=system,
+            remember=remember,
+            deadline=None if total is None else time.monotonic() + total,
+        )
+
+    def _target(self, runtime: str | None, qualifier: str | None) -> RuntimeTarget:
         model = runtime or self.runtime
         if model is None:
             raise InvalidRequestError("no runtime: pass runtime= here or to AgentCoreClient(...)")
-        target = parse_target(
+        return parse_target(
             model,
             region=self.region_name,
             account_id=self.account_id,
             qualifier=qualifier if qualifier is not None else self.qualifier,
         )
-        session = validate_session_id(session_id) if session_id is not None else new_session_id()
+
+    def _body(
+        self,
+        messages: Sequence[Message] | str | None,
+        payload: Any,
+        session: str,
+        history: HistoryMode | str | None,
+    ) -> tuple[bytes, str | None, bool]:
+        """The request body, the conversation's system text, and whether the session memory
+        records this call once the agent accepts it (raw payloads are not conversations)."""
         if payload is not None:
             if messages is not None:
                 raise InvalidRequestError("give messages or payload, not both")
-            body, system, remember = encode_payload(payload), None, False
-        else:
-            if messages is None:
-                raise InvalidRequestError("give messages (or a raw payload=)")
-            prepared = prepare_payload(
-                messages,
-                session_id=session,
-                memory=self.memory,
-                history=history if history is not None else self.history,
-                payload_format=self.payload_format,
-                extra=self.payload_extra,
-            )
-            body, system, remember = prepared.body, prepared.system_text, True
+            return encode_payload(payload), None, False
+        if messages is None:
+            raise InvalidRequestError("give messages (or a raw payload=)")
+        prepared = prepare_payload(
+            messages,
+            session_id=session,
+            memory=self.memory,
+            history=history if history is not None else self.history,
+            payload_format=self.payload_format,
+            extra=self.payload_extra,
+        )
+        return prepared.body, prepared.system_text, True
+
+    def _headers(
+        self,
+        session: str,
+        user_id: str | None,
+        trace: dict[str, str | None],
+        custom: Mapping[str, str] | None,
+    ) -> dict[str, str]:
         request_headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream, application/json",
             SESSION_HEADER: session,
         }
         user = user_id if user_id is not None else self.runtime_user_id
-        trace: dict[str, str | None] = {
-            "X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
-            "tracestate": tracestate, "baggage": baggage,
-        }  # fmt: skip
-        if traceparent is None:
+        if trace["traceparent"] is None:
             # The active OpenTelemetry span fills only what the caller did not give.
             for name, found in _current_trace_context().items():
                 if trace.get(name) is None:
@@ -492,7 +540,7 @@ class AgentCoreClient:
                         f"HTTP header), got {value!r}"
                     )
                 request_headers[name] = value
-        for name, value in (headers or {}).items():
+        for name, value in (custom or {}).items():
             if not (isinstance(value, str) and value.isascii() and value.isprintable()):
                 raise InvalidRequestError(f"custom header {name!r} must be printable ASCII")
             if not name.lower().startswith(CUSTOM_HEADER_PREFIX):
@@ -501,17 +549,7 @@ class AgentCoreClient:
                     "'X-Amzn-Bedrock-AgentCore-Runtime-Custom-' (AgentCore passes on only those)"
                 )
             request_headers[name] = value
-        total = timeout if timeout is not None else self.timeouts.total
-        return PreparedCall(
-            target=target,
-            session_id=session,
-            url=self._endpoint(target.region) + target.path_and_query(),
-            headers=request_headers,
-            body=body,
-            system_text=system,
-            remember=remember,
-            deadline=None if total is None else time.monotonic() + total,
-        )
+        return request_headers
 
     def _error(self, call: PreparedCall, head: ResponseHead, body: bytes) -> AgentCoreError:
         message = None
@@ -533,6 +571,9 @@ class AgentCoreClient:
         if call.remember:
             self.memory.remember(call.session_id, call.system_text)
 
+    def _limits(self) -> tuple[int, int]:
+        return self.max_event_bytes, self.max_body_bytes
+
     # Shared by the sync and async send loops: each attempt is signed afresh (a retry after a
     # wait must not reuse an old X-Amz-Date), and one rule decides whether and when to retry.
 
@@ -543,34 +584,35 @@ class AgentCoreClient:
 
     def _retry_delay(self, call: PreparedCall, error: AgentCoreError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up (then raise ``error``)."""
-        error.session_id = error.session_id or call.session_id
         if call.deadline is not None and time.monotonic() >= call.deadline:
             return None
         if not self.retry.should_retry(error, call.attempts):
             return None
-        delay = self.retry.delay(call.attempts)
+        return self.retry.delay(call.attempts)
+
+    def _next_attempt(self, call: PreparedCall, error: AgentCoreError, delay: float) -> None:
         logger.info(
             "retrying %s on %s (attempt %d of %d) in %.2fs after %s",
             call.operation, call.target.runtime_id, call.attempts + 1,
             self.retry.max_retries, delay, type(error).__name__,
         )  # fmt: skip
         call.attempts += 1
-        return delay
-
-    def _limits(self) -> tuple[int, int]:
-        return self.max_event_bytes, self.max_body_bytes
 
     # --- sync ----------------------------------------------------------------------------------
 
-    def _transport(self) -> SyncTransport:
+    def _transport(self) -> Transport:
+        transport = self._sync
+        if transport is not None:
+            return transport
         with self._lock:
             if self._sync is None:
-                self._sync = SyncTransport(verify=self.verify)
+                shell = Urllib3Transport(verify=self.verify)
                 # A client dropped without close() still closes its sockets (no ResourceWarning).
-                weakref.finalize(self, self._sync.close)
+                weakref.finalize(self, shell.close)
+                self._sync = shell
             return self._sync
 
-    def _send(self, call: PreparedCall) -> SyncResponse:
+    def _send(self, call: PreparedCall) -> Response:
         transport = self._transport()
         signer = self._signer(call.target.region)
         while True:
@@ -580,9 +622,11 @@ class AgentCoreClient:
                     raise self._error(call, response.head, response.read_all())
                 return response
             except AgentCoreError as error:
+                error.session_id = error.session_id or call.session_id
                 delay = self._retry_delay(call, error)
                 if delay is None:
                     raise
+                self._next_attempt(call, error, delay)
                 time.sleep(delay)
 
     def stream(
@@ -604,7 +648,9 @@ class AgentCoreClient:
         call = self.prepare(messages, **options)
         response = self._send(call)
         self._accepted(call)
-        return EventStream(_StreamState(call, response.head, keep_content, self._limits()), response)
+        self._streams.add(response)
+        state = _StreamState(call, response.head, keep_content, self._limits())
+        return EventStream(self, state, response)
 
     def invoke(self, messages: Sequence[Message] | str | None = None, **options: Any) -> Completion:
         """One whole answer: text, usage (summed, when the agent reports it), session id."""
@@ -624,18 +670,34 @@ class AgentCoreClient:
     def _stop_call(
         self, session_id: str, runtime: str | None, qualifier: str | None
     ) -> PreparedCall:
-        call = self.prepare(
-            runtime=runtime, session_id=session_id, qualifier=qualifier,
-            payload={"clientToken": str(uuid.uuid4())},
-        )  # fmt: skip
-        call.operation = "stopruntimesession"
-        call.url = call.url.replace("/invocations", "/stopruntimesession", 1)
-        return call
+        target = self._target(runtime, qualifier)
+        session = validate_session_id(session_id)
+        trace: dict[str, str | None] = dict.fromkeys(
+            ("X-Amzn-Trace-Id", "traceparent", "tracestate", "baggage")
+        )
+        return PreparedCall(
+            target=target,
+            session_id=session,
+            url=self._endpoint(target.region) + target.path_and_query("stopruntimesession"),
+            headers=self._headers(session, None, trace, None),
+            body=encode_payload({"clientToken": str(uuid.uuid4())}),
+            system_text=None,
+            remember=False,
+            deadline=None
+            if self.timeouts.total is None
+            else time.monotonic() + self.timeouts.total,
+            operation="stopruntimesession",
+        )
 
     def close(self) -> None:
-        """Release pooled connections (async sessions close with their event loop or aclose())."""
+        """End this client's open streams (their next read raises ``StreamInterruptedError``)
+        and release pooled connections; async sessions close with their event loop or
+        ``aclose()``. The client stays usable: a later call opens new connections."""
+        for response in list(self._streams):
+            response.abort()
+        self._streams.clear()
         with self._lock:
-            if self._sync is not None:
+            if self._sync is not None and self._given_transports[0] is None:
                 self._sync.close()
                 self._sync = None
 
@@ -651,11 +713,14 @@ class AgentCoreClient:
     # --- async ---------------------------------------------------------------------------------
 
     def _async_transport(self) -> AsyncTransport:
+        transport = self._async
+        if transport is not None:
+            return transport
         with self._lock:
             if self._async is None:
-                from agentcore_bridge.transport_async import AsyncTransport
+                from agentcore_bridge.transport_aiohttp import AiohttpTransport
 
-                self._async = AsyncTransport(verify=self.verify)
+                self._async = AiohttpTransport(verify=self.verify)
             return self._async
 
     async def _asend(self, call: PreparedCall) -> AsyncResponse:
@@ -670,9 +735,11 @@ class AgentCoreClient:
                     raise self._error(call, response.head, await response.read_all())
                 return response
             except AgentCoreError as error:
+                error.session_id = error.session_id or call.session_id
                 delay = self._retry_delay(call, error)
                 if delay is None:
                     raise
+                self._next_attempt(call, error, delay)
                 await asyncio.sleep(delay)
 
     async def astream(
@@ -689,7 +756,9 @@ class AgentCoreClient:
         call = self.prepare(messages, **options)
         response = await self._asend(call)
         self._accepted(call)
-        return AsyncEventStream(_StreamState(call, response.head, keep_content, self._limits()), response)
+        self._streams.add(response)
+        state = _StreamState(call, response.head, keep_content, self._limits())
+        return AsyncEventStream(self, state, response)
 
     async def ainvoke(
         self, messages: Sequence[Message] | str | None = None, **options: Any
@@ -707,8 +776,10 @@ class AgentCoreClient:
         self.memory.forget(call.session_id)
 
     async def aclose(self) -> None:
-        """Close this event loop's connections (and the sync pool)."""
-        if self._async is not None:
+        """End open streams and close this event loop's connections (and the sync pool)."""
+        for response in list(self._streams):
+            response.abort()
+        if self._async is not None and self._given_transports[1] is None:
             await self._async.aclose()
         self.close()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from agentcore_bridge.results import Completion
 
 
 class AgentCoreError(Exception):
@@ -146,7 +149,13 @@ class ServiceError(AgentCoreError):
 
 
 class AgentError(AgentCoreError):
-    """The agent itself failed: an error frame in its stream, an ``{"error": ...}`` answer."""
+    """The agent itself failed: an error frame in its stream, an ``{"error": ...}`` answer.
+
+    ``completion`` holds what the stream delivered before the error (text when it was kept,
+    usage, metadata), or None when nothing was received (a 424, a JSON-RPC error body).
+    """
+
+    completion: Completion | None = None
 
 
 class RuntimeClientError(AgentError):

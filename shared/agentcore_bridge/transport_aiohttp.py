@@ -12,48 +12,81 @@ from urllib.parse import urlsplit
 import aiohttp
 import yarl
 
-from agentcore_bridge.errors import (
-    ConnectError,
-    StreamInterruptedError,
-    TransportError,
-)
 from agentcore_bridge.transport import (
+    ERROR_BODY_LIMIT,
+    Failure,
     HttpRequest,
     ProxyTable,
     ResponseHead,
     Timeouts,
     ca_bundle,
     deadline_left,
+    read_wait,
     split_proxy,
-    timeout_error,
+    transport_error,
 )
 
 
-class AsyncResponse:
-    def __init__(self, head: ResponseHead, raw: aiohttp.ClientResponse, timeouts: Timeouts) -> None:
+def _send_failure(exc: BaseException) -> Failure:
+    """aiohttp's exceptions while sending and waiting for the head, as transport failures."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return Failure.TLS
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Failure.CONNECT
+    # ConnectionTimeoutError is a TimeoutError raised for the connect phase only.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(exc, TimeoutError):
+        return Failure.HEAD_TIMEOUT
+    return Failure.BROKEN_BEFORE_HEAD
+
+
+class AiohttpResponse:
+    """A response read chunk by chunk. Every read is bounded by our own timer (the read
+    timeout, or what is left of the deadline), not only by aiohttp's socket timeout: a
+    connection closed under the reader, or a session torn down, cannot leave it waiting."""
+
+    def __init__(
+        self,
+        head: ResponseHead,
+        raw: aiohttp.ClientResponse,
+        timeouts: Timeouts,
+        deadline: float | None,
+    ) -> None:
         self.head = head
         self._raw = raw
         self._timeouts = timeouts
+        self._deadline = deadline
+        self._aborted = False
+        self._loop = asyncio.get_running_loop()
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        content = self._raw.content
         try:
             while True:
+                if self._aborted:
+                    raise transport_error(Failure.CLIENT_CLOSED)
+                wait, failure = read_wait(self._timeouts, self._deadline)
+                if wait <= 0:
+                    raise transport_error(Failure.DEADLINE)
                 try:
-                    chunk = await self._raw.content.readany()
+                    async with asyncio.timeout(wait):
+                        chunk = await content.readany()
                 except TimeoutError as exc:
-                    raise timeout_error(f"no data from the agent for {self._timeouts.read:g}s or "
-                                         "the deadline passed") from exc  # fmt: skip
+                    raise transport_error(failure, seconds=self._timeouts.read) from exc
                 except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-                    raise StreamInterruptedError(
-                        "the connection broke mid-response: the answer is incomplete"
-                    ) from exc
+                    if self._aborted:
+                        raise transport_error(Failure.CLIENT_CLOSED) from exc
+                    raise transport_error(Failure.BROKEN_MID_BODY) from exc
                 if not chunk:
+                    if self._aborted:
+                        raise transport_error(Failure.CLIENT_CLOSED)
                     return
                 yield chunk
         finally:
             self.close()
 
-    async def read_all(self, limit: int = 1 << 20) -> bytes:
+    async def read_all(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         data = bytearray()
         async for chunk in self.chunks():
             data += chunk
@@ -68,8 +101,24 @@ class AsyncResponse:
         else:
             self._raw.close()
 
+    def abort(self) -> None:
+        self._aborted = True
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._wake()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
 
-class AsyncTransport:
+    def _wake(self) -> None:
+        # A reader waiting in readany() gets this error at once.
+        self._raw.content.set_exception(aiohttp.ClientConnectionError("client closed"))
+        self._raw.close()
+
+
+class AiohttpTransport:
     """aiohttp, one ClientSession per event loop (a session cannot outlive or change its loop).
 
     ``HTTPS_PROXY``/``NO_PROXY`` come from a :class:`ProxyTable` read once, not from aiohttp's
@@ -106,7 +155,7 @@ class AsyncTransport:
         return entry[0]
 
     async def send(self, request: HttpRequest, timeouts: Timeouts,
-                   deadline: float | None) -> AsyncResponse:  # fmt: skip
+                   deadline: float | None) -> AiohttpResponse:  # fmt: skip
         left = deadline_left(deadline)
         timeout = aiohttp.ClientTimeout(
             total=None if left is None else max(0.001, left),
@@ -132,23 +181,13 @@ class AsyncTransport:
                 proxy=proxy,
                 proxy_headers=proxy_headers,
             )
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
-            raise TransportError(f"TLS failed: {exc}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"could not connect to {urlsplit(request.url).netloc}: {exc}"
-            ) from exc
-        except TimeoutError as exc:
-            # aiohttp raises ConnectionTimeoutError (a TimeoutError) for the connect phase.
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise ConnectError(f"could not connect within {timeouts.connect:g}s") from exc
-            raise timeout_error("no response headers in time") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise StreamInterruptedError(
-                f"the connection broke before the response headers arrived: {exc}"
-            ) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            failure = _send_failure(exc)
+            seconds = timeouts.connect if failure is Failure.CONNECT_TIMEOUT else timeouts.read
+            where = urlsplit(request.url).netloc
+            raise transport_error(failure, where=where, detail=exc, seconds=seconds) from exc
         head = ResponseHead(raw.status, {k.lower(): v for k, v in raw.headers.items()})
-        return AsyncResponse(head, raw, timeouts)
+        return AiohttpResponse(head, raw, timeouts, deadline)
 
     def _proxy(self, url: yarl.URL) -> tuple[yarl.URL | None, dict[str, str] | None]:
         proxy = self._proxies.proxy_for(url.scheme, url.host or "")

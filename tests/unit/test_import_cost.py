@@ -18,7 +18,7 @@ def modules_after(code: str) -> set[str]:
 def test_importing_the_core_loads_neither_aiohttp_nor_pydantic() -> None:
     loaded = modules_after("import agentcore_bridge\nagentcore_bridge.AgentCoreClient")
     assert "agentcore_bridge.client" in loaded
-    assert not {"aiohttp", "yarl", "pydantic", "agentcore_bridge.transport_async"} & loaded
+    assert not {"aiohttp", "yarl", "pydantic", "agentcore_bridge.transport_aiohttp"} & loaded
 
 
 def test_they_load_when_first_needed() -> None:
@@ -31,4 +31,4 @@ def test_they_load_when_first_needed() -> None:
         " max_retries=0)\n"
         "try:\n    asyncio.run(client.ainvoke('hi'))\nexcept ConnectError:\n    pass"
     )
-    assert {"aiohttp", "agentcore_bridge.transport_async"} <= loaded
+    assert {"aiohttp", "agentcore_bridge.transport_aiohttp"} <= loaded

@@ -13,7 +13,8 @@ from botocore.credentials import Credentials
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agentcore_bridge.transport import HttpRequest, SigV4Signer
+from agentcore_bridge.signing import SigV4Signer
+from agentcore_bridge.transport import HttpRequest
 
 REGIONS = ["us-west-2", "us-east-1", "eu-central-1", "cn-north-1", "us-gov-west-1"]
 ENDPOINTS = [
