@@ -22,6 +22,7 @@ lint: sync
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
 	$(UV) run --locked mypy
+	$(UV) run --locked lint-imports
 
 # Benchmarks side by side with the baselines (LiteLLM, boto3, raw HTTP), which live only in the
 # bench dependency group; results go to docs/benchmarks.md.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -75,25 +74,6 @@ class Completion:
         elif isinstance(event, OtherEvent) and self.keep_content:
             self.other_events.append(event.raw)
 
-    def to_openai(self, *, created: int | None = None, completion_id: str | None = None) -> dict:
-        """This completion as an OpenAI ``chat.completion`` object (a plain dict)."""
-        result: dict[str, Any] = {
-            "id": completion_id or new_completion_id(),
-            "object": "chat.completion",
-            "created": int(time.time()) if created is None else created,
-            "model": self.model or "agentcore",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": self.text},
-                    "finish_reason": self.finish_reason,
-                }
-            ],
-        }
-        if self.usage is not None:
-            result["usage"] = usage_to_openai(self.usage)
-        return result
-
 
 def fold_events(events: Iterable[AgentEvent], **fields: Any) -> Completion:
     """All events of one answer -> a Completion; ``fields`` fill session id, model, etc."""
@@ -113,37 +93,6 @@ def usage_to_openai(usage: Usage) -> dict[str, int]:
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
     }
-
-
-def openai_chunk(
-    *,
-    completion_id: str,
-    model: str,
-    created: int,
-    content: str | None = None,
-    role: str | None = None,
-    finish_reason: str | None = None,
-    usage: Usage | None = None,
-    include_choice: bool = True,
-) -> dict[str, Any]:
-    """One OpenAI ``chat.completion.chunk``. A usage-only chunk has no choices, as OpenAI sends."""
-    delta: dict[str, Any] = {}
-    if role is not None:
-        delta["role"] = role
-    if content is not None:
-        delta["content"] = content
-    chunk: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": (
-            [{"index": 0, "delta": delta, "finish_reason": finish_reason}] if include_choice else []
-        ),
-    }
-    if usage is not None:
-        chunk["usage"] = usage_to_openai(usage)
-    return chunk
 
 
 class StopSequences:

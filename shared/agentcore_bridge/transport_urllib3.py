@@ -33,10 +33,11 @@ from agentcore_bridge.transport import (
 
 def _send_failure(exc: BaseException) -> Failure:
     """urllib3's exceptions while sending and waiting for the head, as transport failures."""
-    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-        return Failure.CONNECT_TIMEOUT
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3: ask about it first.
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return Failure.CONNECT
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return Failure.CONNECT_TIMEOUT
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         return Failure.HEAD_TIMEOUT
     if isinstance(exc, urllib3.exceptions.ProxyError):

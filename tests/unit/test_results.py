@@ -10,7 +10,7 @@ from agentcore_bridge.decoding import (
     Usage,
 )
 from agentcore_bridge.errors import ContentNotKeptError
-from agentcore_bridge.results import fold_events, openai_chunk
+from agentcore_bridge.results import fold_events, usage_to_openai
 
 
 def test_fold_sums_usage_and_keeps_metadata() -> None:
@@ -43,23 +43,6 @@ def test_a_completion_that_keeps_no_content_refuses_to_report_an_empty_text() ->
     assert completion.other_events == [] and completion._parts == []
 
 
-def test_openai_completion_shape_with_and_without_usage() -> None:
-    completion = fold_events([TextDelta("Hi")], model="runtime-x")
-    data = completion.to_openai(created=1700000000, completion_id="chatcmpl-1")
-    assert data == {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": "runtime-x",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}
-        ],
-    }
-    with_usage = fold_events([TextDelta("Hi"), Usage(3, 1, 4)]).to_openai()
-    assert with_usage["usage"] == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
-    assert with_usage["id"].startswith("chatcmpl-")
-
-
 def test_agent_error_sets_finish_reason() -> None:
     completion = fold_events([TextDelta("partial"), AgentErrorEvent("boom", "ValueError")])
     assert completion.finish_reason == "error"
@@ -67,16 +50,7 @@ def test_agent_error_sets_finish_reason() -> None:
     assert completion.text == "partial"
 
 
-def test_openai_chunks() -> None:
-    first = openai_chunk(completion_id="c", model="m", created=1, role="assistant", content="")
-    assert first["choices"] == [
-        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-    ]
-    assert first["object"] == "chat.completion.chunk"
-    last = openai_chunk(completion_id="c", model="m", created=1, finish_reason="stop")
-    assert last["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
-    usage = openai_chunk(
-        completion_id="c", model="m", created=1, usage=Usage(1, 2, 3), include_choice=False
-    )
-    assert usage["choices"] == []
-    assert usage["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+def test_usage_in_openai_fields() -> None:
+    assert usage_to_openai(Usage(3, 1, 4)) == {
+        "prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4,
+    }  # fmt: skip
