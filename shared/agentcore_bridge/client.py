@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -37,16 +38,21 @@ from agentcore_bridge.errors import (
     AgentCoreError,
     AgentError,
     InvalidRequestError,
+    MalformedResponseError,
     error_from_response,
 )
 from agentcore_bridge.payloads import (
+    A2A_CONTINUED_STATES,
+    AgentProtocol,
     HistoryMode,
     Message,
     PayloadFormat,
     PayloadShaper,
     SessionMemory,
+    agent_protocol,
     encode_payload,
     history_mode,
+    prepare_a2a_payload,
     prepare_payload,
 )
 from agentcore_bridge.results import Completion, StopSequences
@@ -110,6 +116,7 @@ class PreparedCall:
     remember: bool
     deadline: float | None
     operation: str = "invocations"
+    method: str = "POST"
     attempts: int = field(default=0)
 
 
@@ -195,6 +202,7 @@ class EventStream:
             raise state.tag(error) from error.__cause__
         finally:
             self.close()
+            self._client._finished(state.completion)
 
     def text(self, stop: StopSequences | Sequence[str] | None = None) -> Iterator[str]:
         """Only the answer text, delta by delta; cut at the first ``stop`` sequence (the stream
@@ -251,6 +259,7 @@ class AsyncEventStream:
             raise state.tag(error) from error.__cause__
         finally:
             self._close()
+            self._client._finished(state.completion)
 
     async def text(self, stop: StopSequences | Sequence[str] | None = None) -> AsyncIterator[str]:
         """Async :meth:`EventStream.text`."""
@@ -311,6 +320,7 @@ class AgentCoreClient:
         botocore_session: botocore.session.Session | None = None,
         bearer_token: str | None = None,
         runtime_user_id: str | None = None,
+        protocol: AgentProtocol | str = AgentProtocol.HTTP,
         history: HistoryMode | str = HistoryMode.AUTO,
         payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
         payload_extra: Mapping[str, Any] | None = None,
@@ -343,6 +353,7 @@ class AgentCoreClient:
         self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self.profile_name = profile_name
         self.runtime_user_id = runtime_user_id
+        self.protocol = agent_protocol(protocol)
         self.history = history_mode(history)
         self.payload_format = payload_format
         self.payload_extra = dict(payload_extra) if payload_extra else None
@@ -371,6 +382,8 @@ class AgentCoreClient:
         self._async: AsyncTransport | None = self._given_transports[1]
         # Responses of open streams, so close() can end them (weak: a dropped stream goes).
         self._streams: weakref.WeakSet[Response | AsyncResponse] = weakref.WeakSet()
+        # A2A: the task each session's agent is waiting on (input-required, auth-required).
+        self._waiting_tasks: OrderedDict[str, str] = OrderedDict()
 
     # --- pickling and repr: never the secrets ------------------------------------------------
 
@@ -378,6 +391,7 @@ class AgentCoreClient:
     # transports. An allow-list, so a new attribute stays home unless it is added here.
     _PICKLED = (
         "runtime", "qualifier", "region_name", "account_id", "endpoint_url", "profile_name",
+        "protocol",
         "runtime_user_id", "history", "payload_format", "payload_extra", "timeouts", "retry",
         "verify", "memory", "max_event_bytes", "max_body_bytes",
     )  # fmt: skip
@@ -456,26 +470,31 @@ class AgentCoreClient:
         baggage: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        streaming: bool = True,
     ) -> PreparedCall:
         """Check everything and build the request, without sending it: the target, then the
-        body (under the history rule), then the headers."""
+        body (under the history rule), then the headers. ``streaming`` chooses A2A's
+        ``message/stream`` over ``message/send`` (HTTP-protocol agents choose for themselves)."""
         target = self._target(runtime, qualifier)
         session = validate_session_id(session_id) if session_id is not None else new_session_id()
-        body, system, remember = self._body(messages, payload, session, history)
+        body, system, remember = self._body(messages, payload, session, history, streaming)
         trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
                  "tracestate": tracestate, "baggage": baggage}  # fmt: skip
         request_headers = self._headers(session, user_id, trace, headers)
-        total = timeout if timeout is not None else self.timeouts.total
         return PreparedCall(
             target=target,
             session_id=session,
-            url=self._endpoint(target.region) + target.path_and_query(),
+            url=self._endpoint(target.region) + target.path_and_query(self._operation()),
             headers=request_headers,
             body=body,
             system_text=system,
             remember=remember,
-            deadline=None if total is None else time.monotonic() + total,
+            deadline=self._deadline(timeout),
         )
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        total = timeout if timeout is not None else self.timeouts.total
+        return None if total is None else time.monotonic() + total
 
     def _target(self, runtime: str | None, qualifier: str | None) -> RuntimeTarget:
         model = runtime or self.runtime
@@ -494,6 +513,7 @@ class AgentCoreClient:
         payload: Any,
         session: str,
         history: HistoryMode | str | None,
+        streaming: bool = True,
     ) -> tuple[bytes, str | None, bool]:
         """The request body, the conversation's system text, and whether the session memory
         records this call once the agent accepts it (raw payloads are not conversations)."""
@@ -503,6 +523,17 @@ class AgentCoreClient:
             return encode_payload(payload), None, False
         if messages is None:
             raise InvalidRequestError("give messages (or a raw payload=)")
+        if self.protocol is AgentProtocol.A2A:
+            a2a = prepare_a2a_payload(
+                messages,
+                session_id=session,
+                memory=self.memory,
+                history=history if history is not None else self.history,
+                streaming=streaming,
+                task_id=self._waiting_tasks.get(session),
+                metadata=self.payload_extra,
+            )
+            return a2a.body, a2a.system_text, True
         prepared = prepare_payload(
             messages,
             session_id=session,
@@ -551,20 +582,30 @@ class AgentCoreClient:
             request_headers[name] = value
         return request_headers
 
+    def _operation(self) -> str:
+        # A2A's JSON-RPC endpoint is the invocations URL with a trailing slash (AWS's form).
+        return "invocations/" if self.protocol is AgentProtocol.A2A else "invocations"
+
     def _error(self, call: PreparedCall, head: ResponseHead, body: bytes) -> AgentCoreError:
         message = None
+        code = None
         try:
             data = json.loads(body)
             if isinstance(data, dict):
                 message = data.get("message") or data.get("Message")
+                rpc = data.get("error")  # A2A runtimes: a JSON-RPC error body
+                if isinstance(rpc, dict):
+                    message = message or rpc.get("message")
+                    code = rpc.get("code") if isinstance(rpc.get("code"), int) else None
         except ValueError:
             message = body[:300].decode("utf-8", "replace") if body else None
         return error_from_response(
             head.status,
             head.get("x-amzn-errortype"),
-            message,
+            message if isinstance(message, str) else None,
             request_id=head.get("x-amzn-requestid"),
             session_id=call.session_id,
+            jsonrpc_code=code,
         )
 
     def _accepted(self, call: PreparedCall) -> None:
@@ -579,8 +620,22 @@ class AgentCoreClient:
 
     @staticmethod
     def _signed(call: PreparedCall, signer: Signer) -> HttpRequest:
-        headers = signer.sign("POST", call.url, call.headers, call.body)
-        return HttpRequest("POST", call.url, headers, call.body)
+        headers = signer.sign(call.method, call.url, call.headers, call.body)
+        return HttpRequest(call.method, call.url, headers, call.body)
+
+    def _finished(self, completion: Completion) -> None:
+        """After a whole answer: remember which A2A task, if any, the session's agent waits on."""
+        session = completion.session_id
+        if self.protocol is not AgentProtocol.A2A or session is None:
+            return
+        with self._lock:
+            if completion.task_state in A2A_CONTINUED_STATES and completion.task_id:
+                self._waiting_tasks[session] = completion.task_id
+                self._waiting_tasks.move_to_end(session)
+                while len(self._waiting_tasks) > self.memory.max_sessions:
+                    self._waiting_tasks.popitem(last=False)
+            else:
+                self._waiting_tasks.pop(session, None)
 
     def _retry_delay(self, call: PreparedCall, error: AgentCoreError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up (then raise ``error``)."""
@@ -654,6 +709,7 @@ class AgentCoreClient:
 
     def invoke(self, messages: Sequence[Message] | str | None = None, **options: Any) -> Completion:
         """One whole answer: text, usage (summed, when the agent reports it), session id."""
+        options.setdefault("streaming", False)
         with self._stream(messages, options, keep_content=True) as events:
             for _ in events:
                 pass
@@ -683,11 +739,71 @@ class AgentCoreClient:
             body=encode_payload({"clientToken": str(uuid.uuid4())}),
             system_text=None,
             remember=False,
-            deadline=None
-            if self.timeouts.total is None
-            else time.monotonic() + self.timeouts.total,
+            deadline=self._deadline(None),
             operation="stopruntimesession",
         )
+
+    def agent_card(
+        self,
+        *,
+        runtime: str | None = None,
+        qualifier: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The A2A runtime's agent card (GetAgentCard), as a dict."""
+        call = self._card_call(runtime, qualifier, session_id)
+        response = self._send(call)
+        return self._card(call, response.head, response.read_all(self.max_body_bytes))
+
+    async def aagent_card(
+        self,
+        *,
+        runtime: str | None = None,
+        qualifier: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Async :meth:`agent_card`."""
+        call = self._card_call(runtime, qualifier, session_id)
+        response = await self._asend(call)
+        return self._card(call, response.head, await response.read_all(self.max_body_bytes))
+
+    def _card_call(
+        self, runtime: str | None, qualifier: str | None, session_id: str | None
+    ) -> PreparedCall:
+        target = self._target(runtime, qualifier)
+        session = validate_session_id(session_id) if session_id is not None else new_session_id()
+        trace: dict[str, str | None] = dict.fromkeys(
+            ("X-Amzn-Trace-Id", "traceparent", "tracestate", "baggage")
+        )
+        headers = self._headers(session, None, trace, None)
+        del headers["Content-Type"]
+        headers["Accept"] = "application/json"
+        path = target.path_and_query("invocations/.well-known/agent-card.json")
+        return PreparedCall(
+            target=target,
+            session_id=session,
+            url=self._endpoint(target.region) + path,
+            headers=headers,
+            body=b"",
+            system_text=None,
+            remember=False,
+            deadline=self._deadline(None),
+            operation="agentcard",
+            method="GET",
+        )
+
+    @staticmethod
+    def _card(call: PreparedCall, head: ResponseHead, body: bytes) -> dict[str, Any]:
+        try:
+            card = json.loads(body)
+        except ValueError:
+            card = None
+        if not isinstance(card, dict):
+            raise MalformedResponseError(
+                f"the agent card of {call.target.runtime_id} is not a JSON object",
+                request_id=head.get("x-amzn-requestid"),
+            )
+        return card
 
     def close(self) -> None:
         """End this client's open streams (their next read raises ``StreamInterruptedError``)
@@ -763,6 +879,7 @@ class AgentCoreClient:
     async def ainvoke(
         self, messages: Sequence[Message] | str | None = None, **options: Any
     ) -> Completion:
+        options.setdefault("streaming", False)
         async with await self._astream(messages, options, keep_content=True) as events:
             async for _ in events:
                 pass

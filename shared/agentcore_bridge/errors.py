@@ -229,6 +229,17 @@ _BY_STATUS: dict[int, type[AgentCoreError]] = {
     429: ThrottlingError,
 }
 
+# AgentCore's platform errors for A2A runtimes: a JSON-RPC error body with these codes, sent
+# with the real HTTP status (so the status alone maps them too; the code is more precise).
+_BY_JSONRPC_CODE: dict[int, type[AgentCoreError]] = {
+    -32051: ResourceNotFoundError,
+    -32052: ServiceValidationError,
+    -32053: ThrottlingError,
+    -32054: RetryableConflictError,
+    -32055: RuntimeClientError,
+    -32603: ServiceError,
+}
+
 _HINTS: dict[type[AgentCoreError], str] = {
     AccessDeniedError: "check the credentials (or bearer token), their expiry, the region, and "
     "the bedrock-agentcore:InvokeAgentRuntime permission",
@@ -247,6 +258,7 @@ def error_from_response(
     *,
     request_id: str | None = None,
     session_id: str | None = None,
+    jsonrpc_code: int | None = None,
 ) -> AgentCoreError:
     """Build the typed error for an AgentCore error response.
 
@@ -254,7 +266,11 @@ def error_from_response(
     only the part before the colon names the type.
     """
     clean_type = error_type.split(":", 1)[0].strip() if error_type else None
-    cls = _BY_ERROR_TYPE.get(clean_type or "") or _BY_STATUS.get(status_code)
+    cls = (
+        _BY_ERROR_TYPE.get(clean_type or "")
+        or (_BY_JSONRPC_CODE.get(jsonrpc_code) if jsonrpc_code is not None else None)
+        or _BY_STATUS.get(status_code)
+    )
     if cls is None:
         cls = ServiceError if status_code >= 500 else AgentCoreError
     text = message or f"AgentCore answered HTTP {status_code}"

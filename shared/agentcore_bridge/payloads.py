@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,20 @@ class HistoryMode(StrEnum):
     AUTO = "auto"
     FULL = "full"
     LAST = "last"
+
+
+class AgentProtocol(StrEnum):
+    """The protocol a runtime was deployed with (its ``protocolConfiguration``)."""
+
+    HTTP = "http"
+    """``POST /invocations`` with the agent's own JSON payload (``{"prompt": ...}``)."""
+    A2A = "a2a"
+    """Agent-to-Agent JSON-RPC 2.0 (A2A 0.3 method names ``message/send``/``message/stream``)."""
+
+
+A2A_CONTINUED_STATES = frozenset({"input-required", "auth-required"})
+"""Task states in which the agent waits for the caller: the session's next message continues the
+task (it carries the task's id)."""
 
 
 class PayloadFormat(StrEnum):
@@ -77,6 +92,10 @@ class SessionMemory:
         self._max = max_sessions
         self._system_by_session: OrderedDict[str, str | None] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def max_sessions(self) -> int:
+        return self._max
 
     def __contains__(self, session_id: object) -> bool:
         with self._lock:
@@ -330,6 +349,61 @@ def prepare_payload(
         messages=tuple(dict(m) for m in selected),
         system_text=system_text(normalized),
     )
+
+
+def prepare_a2a_payload(
+    messages: Sequence[Message] | str,
+    *,
+    session_id: str,
+    memory: SessionMemory | None = None,
+    history: HistoryMode | str = HistoryMode.AUTO,
+    streaming: bool = True,
+    task_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> PreparedPayload:
+    """Messages -> an A2A JSON-RPC request, under the same history rule as HTTP payloads.
+
+    The messages the rule selects are rendered as for ``{"prompt": ...}`` (one user message
+    verbatim, else the plain transcript) into the message's single text part. ``contextId`` is
+    the runtime session id, so one AgentCore session is one A2A conversation; ``task_id``
+    continues a task that waits for input. ``metadata`` (``payload_extra``) goes into the
+    request's ``params.metadata``.
+    """
+    normalized = normalize_messages(messages)
+    selected = select_messages(normalized, history=history, session_id=session_id, memory=memory)
+    message: dict[str, Any] = {
+        "kind": "message",
+        "messageId": uuid.uuid4().hex,
+        "role": "user",
+        "parts": [{"kind": "text", "text": render_transcript(selected)}],
+        "contextId": session_id,
+    }
+    if task_id is not None:
+        message["taskId"] = task_id
+    params: dict[str, Any] = {"message": message}
+    if metadata:
+        params["metadata"] = dict(metadata)
+    request = {
+        "jsonrpc": "2.0",
+        "id": uuid.uuid4().hex,
+        "method": "message/stream" if streaming else "message/send",
+        "params": params,
+    }
+    return PreparedPayload(
+        body=encode_payload(request),
+        messages=tuple(dict(m) for m in selected),
+        system_text=system_text(normalized),
+    )
+
+
+def agent_protocol(value: AgentProtocol | str) -> AgentProtocol:
+    try:
+        return AgentProtocol(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"protocol must be one of {[p.value for p in AgentProtocol]}, got {value!r} (MCP "
+            "runtimes serve tools: see agentcore_bridge.mcp)"
+        ) from None
 
 
 def history_mode(value: HistoryMode | str) -> HistoryMode:

@@ -39,6 +39,11 @@ class Completion:
     qualifier: str | None = None
     content_type: str | None = None
     request_id: str | None = None
+    task_state: str | None = None
+    """A2A runtimes: the state of the task the answer belongs to (``completed``,
+    ``input-required``, ...); None for a plain message answer and for HTTP-protocol agents."""
+    task_id: str | None = None
+    """A2A runtimes: the id of that task."""
     final_messages: list[Any] = field(default_factory=list)
     """Raw complete messages/answers the agent sent (JSON values), for callers who need more."""
     other_events: list[Any] = field(default_factory=list)
