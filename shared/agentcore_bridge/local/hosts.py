@@ -1,7 +1,9 @@
 """Where the local runtime's agents run: in-process ASGI apps, one process per session, or a URL.
 
 Every host answers ``open(...)`` with an ``AgentResponse`` whose body is read chunk by chunk, so
-the data plane passes a stream on as the agent produces it, whatever the host.
+the data plane passes a stream on as the agent produces it, whatever the host. ``open`` takes the
+container-side method and path (``POST /invocations`` for HTTP agents, ``POST /`` and
+``GET /.well-known/agent-card.json`` for A2A agents, ``POST /mcp`` for MCP servers).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,7 +37,10 @@ class AgentResponse:
 
 
 class AgentHost(Protocol):
-    async def open(self, session_id: str, headers: Headers, body: bytes) -> AgentResponse: ...
+    async def open(
+        self, session_id: str, headers: Headers, body: bytes, *, method: str = "POST",
+        path: str = "/invocations",
+    ) -> AgentResponse: ...  # fmt: skip
 
     async def stop_session(self, session_id: str) -> bool:
         """End the session's compute; False when the host has no such session."""
@@ -44,17 +49,87 @@ class AgentHost(Protocol):
     async def aclose(self) -> None: ...
 
 
-class InProcessHost:
-    """Calls an ASGI app (a ``BedrockAgentCoreApp``) in the runtime's own event loop.
-
-    Fast, for tests; all sessions share the app, as with ``agentcore dev``.
-    """
+class _Lifespan:
+    """Runs an ASGI app's lifespan protocol, as uvicorn's ``lifespan="auto"`` does: startup
+    before the first request, shutdown when the host closes. An app that does not speak the
+    protocol is served without it. (FastMCP's streamable-HTTP app needs this: its session
+    manager only runs inside the lifespan.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._sessions: set[str] = set()
+        self.state: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._started: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
 
-    async def open(self, session_id: str, headers: Headers, body: bytes) -> AgentResponse:
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        started, stopped = loop.create_future(), loop.create_future()
+        self._started, self._stopped = started, stopped
+
+        async def send(message: dict[str, Any]) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete" and not started.done():
+                started.set_result(None)
+            elif kind == "lifespan.startup.failed" and not started.done():
+                started.set_exception(
+                    AgentUnreachable(f"agent app failed to start: {message.get('message', '')}")
+                )
+            elif kind.startswith("lifespan.shutdown") and not stopped.done():
+                stopped.set_result(None)
+
+        async def run() -> None:
+            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+            try:
+                await self.app(scope, self._inbox.get, send)
+            except Exception as exc:  # an app without lifespan support raises on the scope
+                logger.debug("agent app has no lifespan: %r", exc)
+            finally:
+                for future in (started, stopped):
+                    if not future.done():
+                        future.set_result(None)
+
+        self._task = asyncio.create_task(run())
+        await self._inbox.put({"type": "lifespan.startup"})
+        await started
+
+    async def stop(self) -> None:
+        task = self._task
+        if task is None or task.done():
+            return
+        await self._inbox.put({"type": "lifespan.shutdown"})
+        assert self._stopped is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._stopped), 10)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+class InProcessHost:
+    """Calls an ASGI app (a ``BedrockAgentCoreApp``, an A2A or MCP server) in the runtime's own
+    event loop, after running its lifespan startup.
+
+    Fast, for tests; all sessions share the app, as with ``agentcore dev``. Apps holding
+    event-loop-bound state (asyncio locks, task groups) must not be shared between runtimes.
+    ``port`` is the container port the app believes it serves (``Host`` and ``server``).
+    """
+
+    def __init__(self, app: ASGIApp, *, port: int = 8080) -> None:
+        self.app = app
+        self.port = port
+        self._sessions: set[str] = set()
+        self._lifespan = _Lifespan(app)
+        self._starting: asyncio.Task[None] | None = None
+
+    async def open(
+        self, session_id: str, headers: Headers, body: bytes, *, method: str = "POST",
+        path: str = "/invocations",
+    ) -> AgentResponse:  # fmt: skip
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._lifespan.start())
+        await asyncio.shield(self._starting)
         self._sessions.add(session_id)
         messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         disconnected = asyncio.Event()
@@ -71,20 +146,22 @@ class InProcessHost:
         async def send(message: dict[str, Any]) -> None:
             await messages.put(message)
 
+        if not any(name == b"host" for name, _ in headers):
+            headers = [(b"host", f"127.0.0.1:{self.port}".encode()), *headers]
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": "1.1",
-            "method": "POST",
+            "method": method,
             "scheme": "http",
-            "path": "/invocations",
-            "raw_path": b"/invocations",
+            "path": path,
+            "raw_path": path.encode(),
             "root_path": "",
             "query_string": b"",
             "headers": headers,
             "client": ("127.0.0.1", 0),
-            "server": ("127.0.0.1", 8080),
-            "state": {},
+            "server": ("127.0.0.1", self.port),
+            "state": dict(self._lifespan.state),
         }
 
         async def run_app() -> None:
@@ -133,6 +210,11 @@ class InProcessHost:
 
     async def aclose(self) -> None:
         self._sessions.clear()
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await self._starting
+            await self._lifespan.stop()
+            self._starting = None
 
 
 class AgentUnreachable(Exception):
@@ -140,12 +222,13 @@ class AgentUnreachable(Exception):
 
 
 async def _forward(
-    http: aiohttp.ClientSession, url: str, headers: Headers, body: bytes
+    http: aiohttp.ClientSession, method: str, url: str, headers: Headers, body: bytes
 ) -> AgentResponse:
     try:
-        response = await http.post(
+        response = await http.request(
+            method,
             url,
-            data=body,
+            data=body if body or method not in ("GET", "HEAD", "DELETE") else None,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
         )
@@ -169,18 +252,22 @@ async def _forward(
 
 
 class UrlHost:
-    """Forwards to an agent already serving ``/invocations`` (e.g. ``agentcore dev`` on :8080)."""
+    """Forwards to an agent already serving (``agentcore dev`` on :8080, an A2A agent on :9000,
+    an MCP server on :8000): ``url`` is the container's base URL."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._http: aiohttp.ClientSession | None = None
         self._sessions: set[str] = set()
 
-    async def open(self, session_id: str, headers: Headers, body: bytes) -> AgentResponse:
+    async def open(
+        self, session_id: str, headers: Headers, body: bytes, *, method: str = "POST",
+        path: str = "/invocations",
+    ) -> AgentResponse:  # fmt: skip
         if self._http is None:
             self._http = aiohttp.ClientSession(auto_decompress=False)
         self._sessions.add(session_id)
-        return await _forward(self._http, f"{self.url}/invocations", headers, body)
+        return await _forward(self._http, method, f"{self.url}{path}", headers, body)
 
     async def stop_session(self, session_id: str) -> bool:
         if session_id not in self._sessions:
@@ -208,12 +295,22 @@ class ProcessPerSessionHost:
     The worker imports the agent module (``path/to/agent.py:app`` or ``package.module:app``)
     and serves it with uvicorn on a free loopback port; module-global state is per session.
     A worker idle for ``idle_timeout`` seconds, or whose session is stopped, is terminated.
+    ``environment`` gives extra variables for each new worker (read when it starts), such as
+    the ``AGENTCORE_RUNTIME_URL`` AgentCore gives A2A containers.
     """
 
-    def __init__(self, agent: str, *, idle_timeout: float = 900.0, start_timeout: float = 60.0):
+    def __init__(
+        self,
+        agent: str,
+        *,
+        idle_timeout: float = 900.0,
+        start_timeout: float = 60.0,
+        environment: Callable[[], Mapping[str, str]] | None = None,
+    ):
         self.agent = agent
         self.idle_timeout = idle_timeout
         self.start_timeout = start_timeout
+        self.environment = environment
         self._workers: dict[str, _Worker] = {}
         self._starting: dict[str, asyncio.Future[_Worker]] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -225,7 +322,10 @@ class ProcessPerSessionHost:
             sid: w.process.pid for sid, w in self._workers.items() if w.process.returncode is None
         }
 
-    async def open(self, session_id: str, headers: Headers, body: bytes) -> AgentResponse:
+    async def open(
+        self, session_id: str, headers: Headers, body: bytes, *, method: str = "POST",
+        path: str = "/invocations",
+    ) -> AgentResponse:  # fmt: skip
         if self._http is None:
             self._http = aiohttp.ClientSession(auto_decompress=False)
         if self._reaper is None:
@@ -235,7 +335,7 @@ class ProcessPerSessionHost:
         worker.last_used = time.monotonic()
         try:
             response = await _forward(
-                self._http, f"http://127.0.0.1:{worker.port}/invocations", headers, body
+                self._http, method, f"http://127.0.0.1:{worker.port}{path}", headers, body
             )
         except BaseException:
             worker.active -= 1
@@ -283,7 +383,11 @@ class ProcessPerSessionHost:
             self.agent,
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "AGENTCORE_LOCAL_SESSION_ID": session_id},
+            env={
+                **os.environ,
+                **(self.environment() if self.environment is not None else {}),
+                "AGENTCORE_LOCAL_SESSION_ID": session_id,
+            },
         )
         assert process.stdout is not None
         try:

@@ -3,6 +3,9 @@
 with LocalRuntime() as runtime:
     arn = runtime.add_agent("echo", echo_app)
     boto3.client("bedrock-agentcore", **runtime.boto3_kwargs()).invoke_agent_runtime(...)
+    a2a = runtime.add_agent("helper", a2a_echo.build_app(), protocol="a2a")
+    tools = runtime.add_agent("tools", mcp_tools.build_app(), protocol="mcp")
+    gateway_url = runtime.add_gateway("gw", mcp_tools.build_app())
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 
@@ -21,7 +26,9 @@ from agentcore_bridge.local.dataplane import (
     TRANSPORT_STATE_KEY,
     DataPlane,
     Fault,
+    GatewayAuth,
     Invocation,
+    RegisteredGateway,
     RegisteredRuntime,
 )
 from agentcore_bridge.local.hosts import (
@@ -31,6 +38,7 @@ from agentcore_bridge.local.hosts import (
     ProcessPerSessionHost,
     UrlHost,
 )
+from agentcore_bridge.local.protocols import CONTAINERS, AgentProtocol, invocation_url
 from agentcore_bridge.local.sigv4 import LocalCredentials
 from agentcore_bridge.targets import SERVICE_NAME
 
@@ -60,11 +68,15 @@ def _protocol_class() -> type[asyncio.Protocol]:
 class LocalRuntime:
     """A local AgentCore data plane on 127.0.0.1 for development and tests.
 
-    ``add_agent`` registers a runtime and returns its ARN. Agents are an ASGI app such as a
-    ``BedrockAgentCoreApp`` (hosted in-process), a module path ``"path/agent.py:app"`` (one
-    worker process per session, as AgentCore gives each session its own microVM), or
-    ``url="http://127.0.0.1:8080"`` (an agent already running, e.g. ``agentcore dev``).
-    SigV4 is verified for ``credentials``; ``bearer_tokens`` make a runtime OAuth-only.
+    ``add_agent`` registers a runtime and returns its ARN. Agents are an ASGI app (hosted
+    in-process), a module path ``"path/agent.py:app"`` (one worker process per session, as
+    AgentCore gives each session its own microVM), or ``url="http://127.0.0.1:8080"`` (an agent
+    already running, e.g. ``agentcore dev``). ``protocol`` is the runtime's server protocol:
+    ``"http"`` (a ``BedrockAgentCoreApp`` serving ``/invocations``), ``"a2a"`` (an A2A server:
+    JSON-RPC at ``/``, its card at ``/.well-known/agent-card.json``) or ``"mcp"`` (a stateless
+    streamable-HTTP MCP server at ``/mcp``). ``add_gateway`` serves an MCP server as an
+    AgentCore Gateway. SigV4 is verified for ``credentials``; ``bearer_tokens`` make a runtime
+    OAuth-only. See docs/local-runtime.md for the routes and the errors of each protocol.
     """
 
     def __init__(
@@ -106,26 +118,30 @@ class LocalRuntime:
         runtime_id: str | None = None,
         region: str | None = None,
         account_id: str | None = None,
+        protocol: AgentProtocol | str = AgentProtocol.HTTP,
     ) -> str:
         """Register an agent as a runtime and return its ARN (in this runtime's region and
         account unless ``region``/``account_id`` say otherwise: one local endpoint can stand in
-        for runtimes of several regions and accounts, each signed for its own region)."""
-        if (agent is None) == (url is None):
-            raise ValueError("give exactly one of an agent (app or 'module:app') or url=")
-        host: AgentHost
-        if url is not None:
-            host = UrlHost(url)
-        elif isinstance(agent, str):
-            host = ProcessPerSessionHost(agent, idle_timeout=idle_timeout)
-        else:
-            assert agent is not None
-            host = InProcessHost(agent)
+        for runtimes of several regions and accounts, each signed for its own region).
+
+        ``protocol`` is ``"http"``, ``"a2a"`` or ``"mcp"``. Worker processes of an A2A runtime
+        get ``AGENTCORE_RUNTIME_URL`` (the runtime's invocation URL), as AgentCore's containers
+        do; an in-process app cannot, and its card's ``url`` is rewritten on the way out anyway.
+        """
+        protocol = AgentProtocol(protocol)
         runtime_id = runtime_id or name
         region = region or self.region
         account_id = account_id or self.account_id
         arn = f"arn:aws:{SERVICE_NAME}:{region}:{account_id}:runtime/{runtime_id}"
         if arn in self.dataplane.runtimes:
             raise ValueError(f"a runtime named {runtime_id!r} is already registered")
+
+        def environment() -> dict[str, str]:
+            if protocol is not AgentProtocol.A2A:
+                return {}
+            return {"AGENTCORE_RUNTIME_URL": self.invocation_url(arn)}
+
+        host = self._host(agent, url, protocol, idle_timeout, environment)
         self.dataplane.runtimes[arn] = RegisteredRuntime(
             arn=arn,
             runtime_id=runtime_id,
@@ -134,8 +150,73 @@ class LocalRuntime:
             host=host,
             qualifiers=frozenset({DEFAULT_QUALIFIER, *qualifiers}),
             bearer_tokens=frozenset(bearer_tokens) if bearer_tokens is not None else None,
+            protocol=protocol,
         )
         return arn
+
+    @staticmethod
+    def _host(
+        agent: ASGIApp | str | None,
+        url: str | None,
+        protocol: AgentProtocol,
+        idle_timeout: float,
+        environment: Callable[[], Mapping[str, str]] | None = None,
+    ) -> AgentHost:
+        if (agent is None) == (url is None):
+            raise ValueError("give exactly one of an agent (app or 'module:app') or url=")
+        if url is not None:
+            return UrlHost(url)
+        if isinstance(agent, str):
+            return ProcessPerSessionHost(agent, idle_timeout=idle_timeout, environment=environment)
+        assert agent is not None
+        return InProcessHost(agent, port=CONTAINERS[protocol].port)
+
+    def add_gateway(
+        self,
+        name: str,
+        server: ASGIApp | str | None = None,
+        *,
+        url: str | None = None,
+        auth: GatewayAuth = "iam",
+        bearer_tokens: tuple[str, ...] = (),
+        region: str | None = None,
+        gateway_id: str | None = None,
+    ) -> str:
+        """Serve an MCP server (its ASGI app with a streamable-HTTP endpoint at ``/mcp``, a
+        ``"module:app"`` run in one worker process, or ``url=`` of one already running) as an
+        AgentCore Gateway, and return the Gateway's MCP URL.
+
+        A real Gateway is ``https://{gateway-id}.gateway.bedrock-agentcore.{region}.amazonaws
+        .com/mcp``; locally the URL is ``{endpoint_url}/gateways/{gateway-id}/mcp`` (the real
+        host name is also routed when it arrives in the ``Host`` header, on path ``/mcp``).
+        ``auth``: ``"iam"`` (SigV4, service ``bedrock-agentcore``, the Gateway's region),
+        ``"jwt"`` (``Authorization: Bearer`` one of ``bearer_tokens``) or ``"none"``. The
+        runtime must be running (the URL holds its port).
+        """
+        gateway_id = (gateway_id or name).lower()
+        if gateway_id in self.dataplane.gateways:
+            raise ValueError(f"a gateway named {gateway_id!r} is already registered")
+        if auth == "jwt" and not bearer_tokens:
+            raise ValueError("a jwt gateway needs bearer_tokens")
+        host = self._host(server, url, AgentProtocol.MCP, float("inf"))
+        self.dataplane.gateways[gateway_id] = RegisteredGateway(
+            gateway_id=gateway_id,
+            region=region or self.region,
+            host=host,
+            auth=auth,
+            bearer_tokens=frozenset(bearer_tokens),
+        )
+        return self.gateway_url(gateway_id)
+
+    def gateway_url(self, gateway_id: str) -> str:
+        return f"{self.endpoint_url}/gateways/{quote(gateway_id, safe='')}/mcp"
+
+    def invocation_url(self, arn: str, qualifier: str | None = None) -> str:
+        """The URL to point a client of the runtime's protocol at: an A2A client at
+        ``.../invocations/`` (its agent card there too), an MCP client at
+        ``.../invocations?qualifier=DEFAULT``, InvokeAgentRuntime's path for HTTP runtimes."""
+        runtime = self.dataplane.runtimes[arn]
+        return invocation_url(self.endpoint_url, arn, runtime.protocol, qualifier)
 
     def host(self, arn: str) -> AgentHost:
         return self.dataplane.runtimes[arn].host
@@ -235,6 +316,13 @@ class LocalRuntime:
         try:
             self._loop.run_until_complete(self._server.serve(sockets=[self._socket]))
         finally:
+            # As asyncio.run does: end what hosted apps left running (sse-starlette's shutdown
+            # watcher, an agent's background tasks) before the loop closes under them.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     def run_in_loop(self, coroutine: Any) -> Any:
