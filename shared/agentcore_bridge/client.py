@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -59,6 +60,7 @@ from agentcore_bridge.results import Completion, StopSequences
 from agentcore_bridge.sessions import new_session_id, validate_session_id
 from agentcore_bridge.signing import BearerSigner, Signer, SigV4Signer, no_credentials_error
 from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
+from agentcore_bridge.telemetry import CallTelemetry, start_call
 from agentcore_bridge.transport import (
     AsyncResponse,
     AsyncTransport,
@@ -118,6 +120,9 @@ class PreparedCall:
     operation: str = "invocations"
     method: str = "POST"
     attempts: int = field(default=0)
+    messages: tuple[dict[str, Any], ...] | None = None
+    """The messages the body carries, after the history rule (None for a raw payload)."""
+    telemetry: CallTelemetry | None = None
 
 
 class _StreamState:
@@ -138,14 +143,34 @@ class _StreamState:
             content_type=content_type,
             request_id=head.get("x-amzn-requestid"),
         )
+        self.telemetry = call.telemetry
+        self.attempts = call.attempts
 
     def accept(self, events: list[AgentEvent]) -> tuple[list[AgentEvent], AgentError | None]:
         """Fold events in; an agent error ends the stream after the events before it."""
+        telemetry = self.telemetry
         for index, event in enumerate(events):
             self.completion.add(event)
+            if telemetry is not None:
+                telemetry.chunk(event.text if isinstance(event, TextDelta) else None)
             if isinstance(event, AgentErrorEvent):
                 return events[:index], self._agent_error(event)
         return events, None
+
+    def finish(self, error: BaseException | None) -> None:
+        """The stream is over (ended, failed, closed or cancelled): close its span."""
+        telemetry = self.telemetry
+        if telemetry is None:
+            return
+        completion = self.completion
+        telemetry.end(
+            error=None if isinstance(error, GeneratorExit) else error,
+            usage=completion.usage,
+            request_id=completion.request_id,
+            retries=self.attempts,
+            session_id=completion.session_id,
+            finish_reason=completion.finish_reason,
+        )
 
     def _agent_error(self, event: AgentErrorEvent) -> AgentError:
         kind = f" ({event.error_type})" if event.error_type else ""
@@ -188,6 +213,7 @@ class EventStream:
 
     def __iter__(self) -> Iterator[AgentEvent]:
         state = self._state
+        failure: BaseException | None = None
         try:
             for chunk in self._response.chunks():
                 events, error = state.accept(state.decoder.feed(chunk))
@@ -199,8 +225,13 @@ class EventStream:
             if error is not None:
                 raise error
         except AgentCoreError as error:
+            failure = error
             raise state.tag(error) from error.__cause__
+        except BaseException as error:
+            failure = error
+            raise
         finally:
+            state.finish(failure)
             self.close()
             self._client._finished(state.completion)
 
@@ -220,6 +251,7 @@ class EventStream:
     def close(self) -> None:
         self._response.close()
         self._client._streams.discard(self._response)
+        self._state.finish(None)
 
     def __enter__(self) -> EventStream:
         return self
@@ -243,6 +275,7 @@ class AsyncEventStream:
 
     async def __aiter__(self) -> AsyncIterator[AgentEvent]:
         state = self._state
+        failure: BaseException | None = None
         try:
             async for chunk in self._response.chunks():
                 events, error = state.accept(state.decoder.feed(chunk))
@@ -256,8 +289,13 @@ class AsyncEventStream:
             if error is not None:
                 raise error
         except AgentCoreError as error:
+            failure = error
             raise state.tag(error) from error.__cause__
+        except BaseException as error:
+            failure = error
+            raise
         finally:
+            state.finish(failure)
             self._close()
             self._client._finished(state.completion)
 
@@ -276,6 +314,7 @@ class AsyncEventStream:
     def _close(self) -> None:
         self._response.close()
         self._client._streams.discard(self._response)
+        self._state.finish(None)
 
     async def aclose(self) -> None:
         self._close()
@@ -477,7 +516,9 @@ class AgentCoreClient:
         ``message/stream`` over ``message/send`` (HTTP-protocol agents choose for themselves)."""
         target = self._target(runtime, qualifier)
         session = validate_session_id(session_id) if session_id is not None else new_session_id()
-        body, system, remember = self._body(messages, payload, session, history, streaming)
+        body, system, remember, selected = self._body(
+            messages, payload, session, history, streaming
+        )
         trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
                  "tracestate": tracestate, "baggage": baggage}  # fmt: skip
         request_headers = self._headers(session, user_id, trace, headers)
@@ -490,6 +531,7 @@ class AgentCoreClient:
             system_text=system,
             remember=remember,
             deadline=self._deadline(timeout),
+            messages=selected,
         )
 
     def _deadline(self, timeout: float | None) -> float | None:
@@ -514,13 +556,14 @@ class AgentCoreClient:
         session: str,
         history: HistoryMode | str | None,
         streaming: bool = True,
-    ) -> tuple[bytes, str | None, bool]:
-        """The request body, the conversation's system text, and whether the session memory
-        records this call once the agent accepts it (raw payloads are not conversations)."""
+    ) -> tuple[bytes, str | None, bool, tuple[dict[str, Any], ...] | None]:
+        """The request body, the conversation's system text, whether the session memory
+        records this call once the agent accepts it (raw payloads are not conversations), and
+        the messages the body carries."""
         if payload is not None:
             if messages is not None:
                 raise InvalidRequestError("give messages or payload, not both")
-            return encode_payload(payload), None, False
+            return encode_payload(payload), None, False, None
         if messages is None:
             raise InvalidRequestError("give messages (or a raw payload=)")
         if self.protocol is AgentProtocol.A2A:
@@ -533,7 +576,7 @@ class AgentCoreClient:
                 task_id=self._waiting_tasks.get(session),
                 metadata=self.payload_extra,
             )
-            return a2a.body, a2a.system_text, True
+            return a2a.body, a2a.system_text, True, a2a.messages
         prepared = prepare_payload(
             messages,
             session_id=session,
@@ -542,7 +585,7 @@ class AgentCoreClient:
             payload_format=self.payload_format,
             extra=self.payload_extra,
         )
-        return prepared.body, prepared.system_text, True
+        return prepared.body, prepared.system_text, True, prepared.messages
 
     def _headers(
         self,
@@ -652,6 +695,32 @@ class AgentCoreClient:
             self.retry.max_retries, delay, type(error).__name__,
         )  # fmt: skip
         call.attempts += 1
+        if call.telemetry is not None:
+            call.telemetry.retry(call.attempts, error, delay)
+
+    def _observe(self, call: PreparedCall, options: Mapping[str, Any]) -> None:
+        """Open the call's OpenTelemetry span when OpenTelemetry is configured; the request
+        then carries this span's traceparent unless the caller gave one."""
+        telemetry = start_call(call.operation, streaming=bool(options.get("streaming", True)))
+        if telemetry is None:
+            return
+        target = call.target
+        telemetry.begin(
+            runtime=target.runtime, runtime_id=target.runtime_id, qualifier=target.qualifier,
+            session_id=call.session_id, url=call.url, protocol=self.protocol.value,
+            messages=call.messages,
+        )  # fmt: skip
+        if options.get("traceparent") is None:
+            call.headers.update(telemetry.trace_headers())
+        call.telemetry = telemetry
+
+    @staticmethod
+    def _send_failed(call: PreparedCall, error: BaseException) -> None:
+        if call.telemetry is not None:
+            call.telemetry.end(
+                error=error, retries=call.attempts, session_id=call.session_id,
+                request_id=getattr(error, "request_id", None),
+            )  # fmt: skip
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -701,7 +770,12 @@ class AgentCoreClient:
         keep_content: bool,
     ) -> EventStream:  # fmt: skip
         call = self.prepare(messages, **options)
-        response = self._send(call)
+        self._observe(call, options)
+        try:
+            response = self._send(call)
+        except BaseException as error:
+            self._send_failed(call, error)
+            raise
         self._accepted(call)
         self._streams.add(response)
         state = _StreamState(call, response.head, keep_content, self._limits())
@@ -870,7 +944,12 @@ class AgentCoreClient:
         keep_content: bool,
     ) -> AsyncEventStream:  # fmt: skip
         call = self.prepare(messages, **options)
-        response = await self._asend(call)
+        self._observe(call, options)
+        try:
+            response = await self._asend(call)
+        except BaseException as error:
+            self._send_failed(call, error)
+            raise
         self._accepted(call)
         self._streams.add(response)
         state = _StreamState(call, response.head, keep_content, self._limits())
@@ -908,11 +987,12 @@ class AgentCoreClient:
 
 
 def _current_trace_context() -> dict[str, str]:
-    """traceparent/tracestate/baggage of the active OpenTelemetry span, when OTel is installed."""
-    try:
-        from opentelemetry import propagate
-    except ImportError:
+    """traceparent/tracestate/baggage of the active OpenTelemetry context. Nothing to do (and
+    nothing imported) unless the application has loaded OpenTelemetry's context already."""
+    if "opentelemetry.context" not in sys.modules:
         return {}
+    from opentelemetry import propagate
+
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate", "baggage")}

@@ -31,6 +31,7 @@ from agentcore_bridge.errors import (
 from agentcore_bridge.proxy.config import ProxyConfig, ProxyModel
 from agentcore_bridge.proxy.openapi import openapi_document
 from agentcore_bridge.results import StopSequences
+from agentcore_bridge.telemetry import ServerSpan, start_server_span
 
 SESSION_HEADER = "X-AgentCore-Session-Id"
 access_log = logging.getLogger("agentcore_bridge.proxy.access")
@@ -105,6 +106,23 @@ def create_app(config: ProxyConfig) -> Starlette:
         return value
 
     async def chat_completions(request: Request) -> Response:
+        span = start_server_span(
+            "POST", "/v1/chat/completions", request.headers, request.scope.get("server")
+        )
+        try:
+            response = await _chat_completions(request, span)
+        except BaseException:
+            if span is not None:
+                span.end(500, "exception")
+            raise
+        finally:
+            if span is not None:
+                span.detach()
+        if span is not None and not isinstance(response, StreamingResponse):
+            span.end(response.status_code)
+        return response
+
+    async def _chat_completions(request: Request, span: ServerSpan | None) -> Response:
         started = time.monotonic()
         record: dict[str, Any] = {
             "route": "chat.completions",
@@ -121,7 +139,7 @@ def create_app(config: ProxyConfig) -> Starlette:
             record["session_id"] = call["session_id"]
             stop = StopSequences(_stop(body))
             if body.get("stream"):
-                return await _stream(model, body, call, stop, record, started)
+                return await _stream(model, body, call, stop, record, started, span)
             completion = await model.client.ainvoke(body["messages"], **call)
             record["session_id"] = completion.session_id
             answer = to_chat_completion(completion, model.name, stop)
@@ -250,6 +268,7 @@ async def _stream(
     stop: StopSequences,
     record: dict[str, Any],
     started: float,
+    span: ServerSpan | None = None,
 ) -> Response:
     # Upstream failures before the first byte still get their own status.
     events = await model.client.astream(body["messages"], keep_content=False, **call)
@@ -280,6 +299,8 @@ async def _stream(
             )
         finally:
             _log(record, status, started)
+            if span is not None:
+                span.end(status)
 
     return StreamingResponse(
         frames(),
