@@ -1,4 +1,4 @@
-"""Every response shape of AGENTCORE.md, recorded from real agents, decodes to the right text once.
+"""Every response shape in the shape table, recorded from real agents, decodes to the right text once.
 
 The shape table (tests/support/shapes.py) maps each numbered shape to the fixtures that show it. Fixture bytes were recorded by tests/fixtures/recorders/ from agents
 written with the official bedrock_agentcore SDK (Strands, LangGraph, OpenAI Agents running on
@@ -22,6 +22,15 @@ from agentcore_bridge.decoding import (
     TextDelta,
     Usage,
     decode_body,
+    decode_json_answer,
+)
+from agentcore_bridge.decoding.shapes import (
+    ANSWER_SHAPES,
+    BODY_SHAPES,
+    NO_TEXT,
+    STREAM_SHAPES,
+    StreamDecoder,
+    answer_text,
 )
 from agentcore_bridge.results import fold_events
 
@@ -138,3 +147,83 @@ def test_cut_inside_every_utf8_character_gives_the_same_events(name: str) -> Non
     # Every position that falls inside a multi-byte UTF-8 sequence (continuation bytes).
     cuts = [i for i, byte in enumerate(fixture.body) if 0x80 <= byte < 0xC0]
     assert decode_in_pieces(fixture, cuts) == decode_whole(fixture)
+
+
+# --- the registries: which shape wins is declared once, in order ----------------------------
+
+
+def test_the_registries_in_their_order() -> None:
+    assert [name for name, _ in ANSWER_SHAPES] == [
+        "json_string",
+        "result",
+        "response",
+        "langchain_message",
+        "strands_message",
+        "openai_chat_completion",
+    ]
+    assert [name for name, _ in BODY_SHAPES] == ["plain_text", "agent_error", "answer"]
+    assert [name for name, _ in STREAM_SHAPES] == [
+        "done_marker",
+        "plain_text",
+        "python_repr",
+        "text_string",
+        "langgraph_message_tuple",
+        "agent_error",
+        "converse_event",
+        "typed_event",
+        "langchain_message",
+        "strands_message",
+        "final_answer",
+        "openai_chat_chunk",
+        "langgraph_updates",
+    ]
+
+
+def test_every_recogniser_says_who_sends_its_shape() -> None:
+    for registry in (ANSWER_SHAPES, BODY_SHAPES, STREAM_SHAPES):
+        for name, recognise in registry:
+            assert recognise.__doc__ and len(recognise.__doc__) > 40, name
+
+
+def claims(value: object) -> list[tuple[str, list[AgentEvent]]]:
+    """Every stream entry that claims ``value`` on its own, with the events it would give."""
+    found = []
+    for name, recognise in STREAM_SHAPES:
+        events = recognise(value, StreamDecoder())
+        if events is not None:
+            found.append((name, events))
+    return found
+
+
+def test_in_a_stream_the_first_entry_that_claims_a_value_decides() -> None:
+    # AG-UI's RUN_ERROR is a typed event too: listed first, the error entry makes it an error.
+    run_error = {"type": "RUN_ERROR", "message": "tool crashed"}
+    (first, first_events), (second, second_events) = claims(run_error)
+    assert (first, second) == ("agent_error", "typed_event")
+    assert first_events == [AgentErrorEvent("tool crashed", "RUN_ERROR", run_error)]
+    assert second_events == [OtherEvent(run_error)]
+    assert StreamDecoder().decode(run_error) == first_events
+    # A LangChain message has a string "type" but the typed-event entry leaves it alone; this
+    # one also looks like a LangGraph update, which comes later and so never sees it.
+    message = {
+        "type": "ai",
+        "content": "Hi",
+        "agent": {"messages": [{"type": "ai", "content": "Yo"}]},
+    }
+    assert [name for name, _ in claims(message)] == ["langchain_message", "langgraph_updates"]
+    assert StreamDecoder().decode(message) == [TextDelta("Hi"), FinalMessage("Hi", message)]
+
+
+def test_in_an_answer_the_first_shape_decides_even_when_it_has_no_text() -> None:
+    # Both "result" (a number: no answer text) and "response" would claim this value; "result"
+    # comes first and finds no text, so the value is unrecognised: its JSON is the answer.
+    value = {"result": 5, "response": "never read"}
+    (_, by_result), (_, by_response) = [
+        (name, recognise(value)) for name, recognise in ANSWER_SHAPES if recognise(value)
+    ]
+    assert by_result is NO_TEXT and by_response == "never read"
+    assert answer_text(value) is None
+    assert decode_json_answer(value)[0] == TextDelta('{"result": 5, "response": "never read"}')
+    # An error answer is an error even when it also has a result.
+    both = {"error": "boom", "result": "text"}
+    assert decode_json_answer(both) == [AgentErrorEvent("boom", None, both)]
