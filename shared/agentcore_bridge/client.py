@@ -49,14 +49,25 @@ from agentcore_bridge.payloads import (
     Message,
     PayloadFormat,
     PayloadShaper,
-    SessionMemory,
+    SessionState,
     agent_protocol,
     encode_payload,
     history_mode,
+    normalize_messages,
     prepare_a2a_payload,
     prepare_payload,
+    system_text,
 )
 from agentcore_bridge.results import Completion, StopSequences
+from agentcore_bridge.session_store import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_LIFETIME,
+    SessionRecord,
+    SessionStore,
+    check_timeouts,
+    session_store_from,
+    system_hash,
+)
 from agentcore_bridge.sessions import new_session_id, validate_session_id
 from agentcore_bridge.signing import BearerSigner, Signer, SigV4Signer, no_credentials_error
 from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
@@ -123,6 +134,27 @@ class PreparedCall:
     messages: tuple[dict[str, Any], ...] | None = None
     """The messages the body carries, after the history rule (None for a raw payload)."""
     telemetry: CallTelemetry | None = None
+    previous: SessionRecord | None = None
+    """What the session store held for the session before this call (restored on failure)."""
+
+
+_NO_CONVERSATION = "<raw payload>"
+_MAX_WAITING_TASKS = 10_000
+_PREPARE_DEFAULTS: dict[str, Any] = dict.fromkeys((
+    "runtime", "session_id", "qualifier", "user_id", "history", "payload", "trace_id",
+    "traceparent", "tracestate", "baggage", "headers", "timeout",
+))  # fmt: skip
+_PREPARE_DEFAULTS["streaming"] = True
+
+
+@dataclass(slots=True)
+class _Plan:
+    target: RuntimeTarget
+    session: str
+    system_hash: str | None
+    """The conversation's system-text hash, or ``_NO_CONVERSATION`` for a raw payload."""
+    messages: list[dict[str, Any]] | None = None
+    previous: SessionRecord | None = None
 
 
 class _StreamState:
@@ -369,7 +401,9 @@ class AgentCoreClient:
         max_retries: int = 3,
         retry_base_delay: float = 0.25,
         verify: bool | str | None = None,
-        session_memory: SessionMemory | None = None,
+        session_store: SessionStore | str | None = None,
+        session_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        session_max_lifetime: float = DEFAULT_MAX_LIFETIME,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         transport: Transport | None = None,
@@ -399,7 +433,10 @@ class AgentCoreClient:
         self.timeouts = Timeouts(connect=connect_timeout, read=read_timeout, total=timeout)
         self.retry = RetryPolicy(max_retries=max_retries, base_delay=retry_base_delay)
         self.verify = verify
-        self.memory = session_memory if session_memory is not None else SessionMemory()
+        check_timeouts(session_idle_timeout, session_max_lifetime)
+        self.session_idle_timeout = float(session_idle_timeout)
+        self.session_max_lifetime = float(session_max_lifetime)
+        self.session_store = session_store_from(session_store)
         if runtime is not None:  # bad targets fail here, not at the first call
             parse_target(runtime, region=region_name, account_id=account_id, qualifier=qualifier)
         self._static_credentials = (
@@ -432,7 +469,8 @@ class AgentCoreClient:
         "runtime", "qualifier", "region_name", "account_id", "endpoint_url", "profile_name",
         "protocol",
         "runtime_user_id", "history", "payload_format", "payload_extra", "timeouts", "retry",
-        "verify", "memory", "max_event_bytes", "max_body_bytes",
+        "verify", "session_store", "session_idle_timeout", "session_max_lifetime",
+        "max_event_bytes", "max_body_bytes",
     )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
@@ -513,15 +551,70 @@ class AgentCoreClient:
     ) -> PreparedCall:
         """Check everything and build the request, without sending it: the target, then the
         body (under the history rule), then the headers. ``streaming`` chooses A2A's
-        ``message/stream`` over ``message/send`` (HTTP-protocol agents choose for themselves)."""
-        target = self._target(runtime, qualifier)
+        ``message/stream`` over ``message/send`` (HTTP-protocol agents choose for themselves).
+
+        A conversation's call is recorded in the session store here, in the one round trip
+        that also reads what the session has seen; a call that is then not accepted by
+        AgentCore is taken back (:meth:`_rollback`)."""
+        options = {
+            "runtime": runtime, "session_id": session_id, "qualifier": qualifier,
+            "user_id": user_id, "history": history, "payload": payload, "trace_id": trace_id,
+            "traceparent": traceparent, "tracestate": tracestate, "baggage": baggage,
+            "headers": headers, "timeout": timeout, "streaming": streaming,
+        }  # fmt: skip
+        plan = self._plan(messages, options)
+        if plan.system_hash is not _NO_CONVERSATION:
+            plan.previous = self.session_store.exchange(
+                plan.session, plan.system_hash, **self._lifecycle()
+            )
+        return self._assemble(messages, plan, options)
+
+    async def _aprepare(
+        self, messages: Sequence[Message] | str | None, options: dict[str, Any]
+    ) -> PreparedCall:
+        """:meth:`prepare` for the async paths: the session store is asked asynchronously."""
+        options = {**_PREPARE_DEFAULTS, **options}
+        unknown = set(options) - set(_PREPARE_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
+        plan = self._plan(messages, options)
+        if plan.system_hash is not _NO_CONVERSATION:
+            plan.previous = await self.session_store.aexchange(
+                plan.session, plan.system_hash, **self._lifecycle()
+            )
+        return self._assemble(messages, plan, options)
+
+    def _lifecycle(self) -> dict[str, float]:
+        return {
+            "idle_timeout": self.session_idle_timeout,
+            "max_lifetime": self.session_max_lifetime,
+        }
+
+    def _plan(self, messages: Sequence[Message] | str | None, options: dict[str, Any]) -> _Plan:
+        """What can be checked before the session store is asked: the target, the session id,
+        whether there is a conversation, and its system text's hash."""
+        target = self._target(options["runtime"], options["qualifier"])
+        session_id = options["session_id"]
         session = validate_session_id(session_id) if session_id is not None else new_session_id()
-        body, system, remember, selected = self._body(
-            messages, payload, session, history, streaming
-        )
-        trace = {"X-Amzn-Trace-Id": trace_id, "traceparent": traceparent,
-                 "tracestate": tracestate, "baggage": baggage}  # fmt: skip
-        request_headers = self._headers(session, user_id, trace, headers)
+        payload = options["payload"]
+        if payload is not None:
+            if messages is not None:
+                raise InvalidRequestError("give messages or payload, not both")
+            return _Plan(target, session, _NO_CONVERSATION)
+        if messages is None:
+            raise InvalidRequestError("give messages (or a raw payload=)")
+        normalized = normalize_messages(messages)
+        return _Plan(target, session, system_hash(system_text(normalized)), normalized)
+
+    def _assemble(
+        self, messages: Sequence[Message] | str | None, plan: _Plan, options: dict[str, Any]
+    ) -> PreparedCall:
+        session = plan.session
+        body, system, selected = self._body(plan, options["payload"], options)
+        trace = {"X-Amzn-Trace-Id": options["trace_id"], "traceparent": options["traceparent"],
+                 "tracestate": options["tracestate"], "baggage": options["baggage"]}  # fmt: skip
+        request_headers = self._headers(session, options["user_id"], trace, options["headers"])
+        target = plan.target
         return PreparedCall(
             target=target,
             session_id=session,
@@ -529,9 +622,10 @@ class AgentCoreClient:
             headers=request_headers,
             body=body,
             system_text=system,
-            remember=remember,
-            deadline=self._deadline(timeout),
+            remember=plan.system_hash is not _NO_CONVERSATION,
+            deadline=self._deadline(options["timeout"]),
             messages=selected,
+            previous=plan.previous,
         )
 
     def _deadline(self, timeout: float | None) -> float | None:
@@ -550,42 +644,34 @@ class AgentCoreClient:
         )
 
     def _body(
-        self,
-        messages: Sequence[Message] | str | None,
-        payload: Any,
-        session: str,
-        history: HistoryMode | str | None,
-        streaming: bool = True,
-    ) -> tuple[bytes, str | None, bool, tuple[dict[str, Any], ...] | None]:
-        """The request body, the conversation's system text, whether the session memory
-        records this call once the agent accepts it (raw payloads are not conversations), and
-        the messages the body carries."""
-        if payload is not None:
-            if messages is not None:
-                raise InvalidRequestError("give messages or payload, not both")
-            return encode_payload(payload), None, False, None
-        if messages is None:
-            raise InvalidRequestError("give messages (or a raw payload=)")
+        self, plan: _Plan, payload: Any, options: dict[str, Any]
+    ) -> tuple[bytes, str | None, tuple[dict[str, Any], ...] | None]:
+        """The request body, the conversation's system text, and the messages the body carries
+        (under the history rule, from what the store said the session has seen)."""
+        if plan.messages is None:
+            return encode_payload(payload), None, None
+        history = options["history"] if options["history"] is not None else self.history
+        state = SessionState.of(plan.previous)
         if self.protocol is AgentProtocol.A2A:
-            a2a = prepare_a2a_payload(
-                messages,
-                session_id=session,
-                memory=self.memory,
-                history=history if history is not None else self.history,
-                streaming=streaming,
-                task_id=self._waiting_tasks.get(session),
+            prepared = prepare_a2a_payload(
+                plan.messages,
+                session_id=plan.session,
+                state=state,
+                history=history,
+                streaming=options["streaming"],
+                task_id=self._waiting_tasks.get(plan.session),
                 metadata=self.payload_extra,
             )
-            return a2a.body, a2a.system_text, True, a2a.messages
-        prepared = prepare_payload(
-            messages,
-            session_id=session,
-            memory=self.memory,
-            history=history if history is not None else self.history,
-            payload_format=self.payload_format,
-            extra=self.payload_extra,
-        )
-        return prepared.body, prepared.system_text, True, prepared.messages
+        else:
+            prepared = prepare_payload(
+                plan.messages,
+                session_id=plan.session,
+                state=state,
+                history=history,
+                payload_format=self.payload_format,
+                extra=self.payload_extra,
+            )
+        return prepared.body, prepared.system_text, prepared.messages
 
     def _headers(
         self,
@@ -651,9 +737,14 @@ class AgentCoreClient:
             jsonrpc_code=code,
         )
 
-    def _accepted(self, call: PreparedCall) -> None:
+    def _rollback(self, call: PreparedCall) -> None:
+        """The call was not accepted: the session has not seen it after all."""
         if call.remember:
-            self.memory.remember(call.session_id, call.system_text)
+            self.session_store.restore(call.session_id, call.previous)
+
+    async def _arollback(self, call: PreparedCall) -> None:
+        if call.remember:
+            await self.session_store.arestore(call.session_id, call.previous)
 
     def _limits(self) -> tuple[int, int]:
         return self.max_event_bytes, self.max_body_bytes
@@ -675,7 +766,7 @@ class AgentCoreClient:
             if completion.task_state in A2A_CONTINUED_STATES and completion.task_id:
                 self._waiting_tasks[session] = completion.task_id
                 self._waiting_tasks.move_to_end(session)
-                while len(self._waiting_tasks) > self.memory.max_sessions:
+                while len(self._waiting_tasks) > _MAX_WAITING_TASKS:
                     self._waiting_tasks.popitem(last=False)
             else:
                 self._waiting_tasks.pop(session, None)
@@ -774,9 +865,9 @@ class AgentCoreClient:
         try:
             response = self._send(call)
         except BaseException as error:
+            self._rollback(call)
             self._send_failed(call, error)
             raise
-        self._accepted(call)
         self._streams.add(response)
         state = _StreamState(call, response.head, keep_content, self._limits())
         return EventStream(self, state, response)
@@ -795,7 +886,7 @@ class AgentCoreClient:
         """End a runtime session (StopRuntimeSession): AgentCore stops its microVM."""
         call = self._stop_call(session_id, runtime, qualifier)
         self._send(call).close()
-        self.memory.forget(call.session_id)
+        self.session_store.forget(call.session_id)
 
     def _stop_call(
         self, session_id: str, runtime: str | None, qualifier: str | None
@@ -943,14 +1034,14 @@ class AgentCoreClient:
         self, messages: Sequence[Message] | str | None, options: dict[str, Any], *,
         keep_content: bool,
     ) -> AsyncEventStream:  # fmt: skip
-        call = self.prepare(messages, **options)
+        call = await self._aprepare(messages, options)
         self._observe(call, options)
         try:
             response = await self._asend(call)
         except BaseException as error:
+            await self._arollback(call)
             self._send_failed(call, error)
             raise
-        self._accepted(call)
         self._streams.add(response)
         state = _StreamState(call, response.head, keep_content, self._limits())
         return AsyncEventStream(self, state, response)
@@ -969,7 +1060,7 @@ class AgentCoreClient:
     ) -> None:
         call = self._stop_call(session_id, runtime, qualifier)
         (await self._asend(call)).close()
-        self.memory.forget(call.session_id)
+        await self.session_store.aforget(call.session_id)
 
     async def aclose(self) -> None:
         """End open streams and close this event loop's connections (and the sync pool)."""

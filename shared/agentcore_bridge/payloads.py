@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from agentcore_bridge.errors import InvalidRequestError, PayloadTooLargeError
+from agentcore_bridge.session_store import SessionRecord, system_hash
 
 MAX_PAYLOAD_BYTES = 100_000_000
 
@@ -199,14 +200,32 @@ def new_turn(messages: Sequence[Message]) -> list[Message]:
     return list(messages)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What the session store said about a session just before this call."""
+
+    seen: bool
+    """The session is known and still alive (not idle past its timeout, not too old)."""
+    system_hash: str | None = None
+    """:func:`~agentcore_bridge.session_store.system_hash` of the system text it last got."""
+
+    @classmethod
+    def of(cls, record: SessionRecord | None) -> SessionState:
+        return cls(False) if record is None else cls(True, record.system_hash)
+
+
 def select_messages(
     messages: Sequence[Message],
     *,
     history: HistoryMode | str = HistoryMode.AUTO,
     session_id: str | None = None,
     memory: SessionMemory | None = None,
+    state: SessionState | None = None,
 ) -> list[Message]:
-    """Apply the history rule: which of ``messages`` this call sends to ``session_id``."""
+    """Apply the history rule: which of ``messages`` this call sends to ``session_id``.
+
+    What the session has seen comes from ``state`` (the session store's answer) when given,
+    else from ``memory``."""
     mode = history_mode(history)
     if not messages or messages[-1].get("role") in ("assistant", *_SYSTEM_ROLES):
         raise InvalidRequestError(
@@ -216,14 +235,29 @@ def select_messages(
         selected = list(messages)
     elif mode is HistoryMode.LAST:
         selected = new_turn(messages)
+    elif state is not None:
+        selected = _after_seen(
+            messages, state.seen, lambda text: system_hash(text) == state.system_hash
+        )
     elif session_id is None or memory is None or session_id not in memory:
         selected = list(messages)
     else:
-        # A seen session: the new turn, with the system text only when it changed.
-        selected = [m for m in new_turn(messages) if m.get("role") not in _SYSTEM_ROLES]
-        current_system = system_text(messages)
-        if current_system is not None and current_system != memory.last_system_text(session_id):
-            selected = [m for m in messages if m.get("role") in _SYSTEM_ROLES] + selected
+        last = memory.last_system_text(session_id)
+        selected = _after_seen(messages, True, lambda text: text == last)
+    return selected
+
+
+def _after_seen(
+    messages: Sequence[Message], seen: bool, same_system: Callable[[str], bool]
+) -> list[Message]:
+    """A new session gets everything; a seen one the new turn, with the system text only when
+    it changed."""
+    if not seen:
+        return list(messages)
+    selected = [m for m in new_turn(messages) if m.get("role") not in _SYSTEM_ROLES]
+    current_system = system_text(messages)
+    if current_system is not None and not same_system(current_system):
+        selected = [m for m in messages if m.get("role") in _SYSTEM_ROLES] + selected
     return selected
 
 
@@ -335,6 +369,7 @@ def prepare_payload(
     history: HistoryMode | str = HistoryMode.AUTO,
     payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
     extra: Mapping[str, Any] | None = None,
+    state: SessionState | None = None,
 ) -> PreparedPayload:
     """Messages -> request body, under the history rule. Pure: ``memory`` is only read.
 
@@ -342,7 +377,9 @@ def prepare_payload(
     request, so that the session's next call sends only what is new.
     """
     normalized = normalize_messages(messages)
-    selected = select_messages(normalized, history=history, session_id=session_id, memory=memory)
+    selected = select_messages(
+        normalized, history=history, session_id=session_id, memory=memory, state=state
+    )
     value = render_payload(selected, payload_format=payload_format, extra=extra)
     return PreparedPayload(
         body=encode_payload(value),
@@ -360,6 +397,7 @@ def prepare_a2a_payload(
     streaming: bool = True,
     task_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    state: SessionState | None = None,
 ) -> PreparedPayload:
     """Messages -> an A2A JSON-RPC request, under the same history rule as HTTP payloads.
 
@@ -370,7 +408,9 @@ def prepare_a2a_payload(
     request's ``params.metadata``.
     """
     normalized = normalize_messages(messages)
-    selected = select_messages(normalized, history=history, session_id=session_id, memory=memory)
+    selected = select_messages(
+        normalized, history=history, session_id=session_id, memory=memory, state=state
+    )
     message: dict[str, Any] = {
         "kind": "message",
         "messageId": uuid.uuid4().hex,

@@ -355,12 +355,12 @@ def test_stop_session_then_a_second_stop_is_not_found(runtime: Runtime, mode: st
     arn = runtime.add(echo.app)
     client = make_client(runtime.local, arn)
     session = invoke(client, mode, [SYSTEM, USER_1]).session_id
-    assert session is not None and session in client.memory
+    assert session is not None and session in client.session_store
 
     if mode == "sync":
         try:
             client.stop_session(session)
-            assert session not in client.memory  # its next call sends the whole conversation
+            assert session not in client.session_store  # its next call sends the whole conversation
             with pytest.raises(ResourceNotFoundError) as caught:
                 client.stop_session(session)
         finally:
@@ -369,7 +369,7 @@ def test_stop_session_then_a_second_stop_is_not_found(runtime: Runtime, mode: st
 
         async def body() -> Any:
             await client.astop_session(session)
-            assert session not in client.memory
+            assert session not in client.session_store
             with pytest.raises(ResourceNotFoundError) as caught:
                 await client.astop_session(session)
             return caught
