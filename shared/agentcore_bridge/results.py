@@ -12,6 +12,7 @@ from agentcore_bridge.decoding import (
     AgentEvent,
     FinalMessage,
     OtherEvent,
+    TaskStatus,
     TextDelta,
     Usage,
 )
@@ -76,6 +77,9 @@ class Completion:
         elif isinstance(event, AgentErrorEvent):
             self.error = event
             self.finish_reason = "error"
+        elif isinstance(event, TaskStatus):
+            self.task_state = event.state
+            self.task_id = event.task_id or self.task_id
         elif isinstance(event, OtherEvent) and self.keep_content:
             self.other_events.append(event.raw)
 

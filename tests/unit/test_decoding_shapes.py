@@ -161,7 +161,12 @@ def test_the_registries_in_their_order() -> None:
         "strands_message",
         "openai_chat_completion",
     ]
-    assert [name for name, _ in BODY_SHAPES] == ["plain_text", "agent_error", "answer"]
+    assert [name for name, _ in BODY_SHAPES] == [
+        "plain_text",
+        "agent_error",
+        "a2a_jsonrpc",
+        "answer",
+    ]
     assert [name for name, _ in STREAM_SHAPES] == [
         "done_marker",
         "plain_text",
@@ -169,6 +174,7 @@ def test_the_registries_in_their_order() -> None:
         "text_string",
         "langgraph_message_tuple",
         "agent_error",
+        "a2a_jsonrpc",
         "converse_event",
         "typed_event",
         "langchain_message",

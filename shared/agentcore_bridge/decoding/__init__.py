@@ -16,6 +16,7 @@ from agentcore_bridge.decoding.events import (
     AgentEvent,
     FinalMessage,
     OtherEvent,
+    TaskStatus,
     TextDelta,
     Usage,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "FinalMessage",
     "OtherEvent",
     "ResponseDecoder",
+    "TaskStatus",
     "TextDelta",
     "Usage",
     "decode_body",

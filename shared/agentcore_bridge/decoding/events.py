@@ -55,4 +55,14 @@ class OtherEvent:
     raw: Any
 
 
-AgentEvent = TextDelta | Usage | FinalMessage | AgentErrorEvent | OtherEvent
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """A2A runtimes: the state of the task the answer belongs to (``working``, ``completed``,
+    ``input-required``, ``failed``, ...), as the agent reported it."""
+
+    state: str
+    task_id: str | None = None
+    context_id: str | None = None
+
+
+AgentEvent = TextDelta | Usage | FinalMessage | AgentErrorEvent | OtherEvent | TaskStatus

@@ -34,6 +34,7 @@ from agentcore_bridge.decoding.events import (
     AgentEvent,
     FinalMessage,
     OtherEvent,
+    TaskStatus,
     TextDelta,
     Usage,
 )
@@ -285,9 +286,106 @@ def _answer_body(value: Any) -> list[AgentEvent] | None:
     return None if text is None else _answer_events(value, text)
 
 
+# --- A2A (agents deployed with AgentCore's A2A protocol) ------------------------------------
+
+A2A_FAILED_STATES = frozenset({"failed", "rejected"})
+"""Task states that end a call with the agent's error (its status message)."""
+
+
+def _a2a_result(value: Any) -> Mapping[str, Any] | None:
+    """The ``result`` of an A2A JSON-RPC response, when ``value`` is one."""
+    if _is_object(value) and value.get("jsonrpc") == "2.0":
+        result = value.get("result")
+        if _is_object(result):
+            return result
+    return None
+
+
+def _parts_text(holder: Any) -> str:
+    return _text_of_parts(_field(holder, "parts")) or ""
+
+
+def _a2a_task(
+    result: Mapping[str, Any], raw: Any, task_id_key: str = "id"
+) -> tuple[list[AgentEvent], str, bool]:
+    """A task (or a status update): its :class:`TaskStatus`, its status message's text, and
+    whether it failed (then the events end with the agent's error)."""
+    status = result.get("status")
+    state = _field(status, "state")
+    events: list[AgentEvent] = []
+    if isinstance(state, str):
+        task_id = result.get(task_id_key)
+        context = result.get("contextId")
+        events.append(TaskStatus(
+            state, task_id if isinstance(task_id, str) else None,
+            context if isinstance(context, str) else None,
+        ))  # fmt: skip
+    text = _parts_text(_field(status, "message"))
+    if state in A2A_FAILED_STATES:
+        events.append(AgentErrorEvent(text or f"the agent's task ended {state}", str(state), raw))
+        return events, text, True
+    return events, text, False
+
+
+def _artifacts_text(result: Mapping[str, Any]) -> str:
+    artifacts = result.get("artifacts")
+    if not isinstance(artifacts, list):
+        return ""
+    return "".join(_parts_text(artifact) for artifact in artifacts)
+
+
+def _a2a_body(value: Any) -> list[AgentEvent] | None:
+    """An A2A ``message/send`` answer: a JSON-RPC ``result`` that is a Message (its text parts
+    are the answer) or a Task (its artifacts' text, then its status message's: an
+    ``input-required`` task asks its question there), with the task's state as a
+    :class:`TaskStatus`. A ``failed`` or ``rejected`` task is the agent's error."""
+    result = _a2a_result(value)
+    if result is None:
+        return None
+    if result.get("kind") == "message" or ("parts" in result and "status" not in result):
+        return _answer_events(value, _parts_text(result))
+    if "status" not in result:
+        return None
+    status_events, status_text, failed = _a2a_task(result, value)
+    if failed:
+        return status_events
+    text = "".join(part for part in (_artifacts_text(result), status_text) if part)
+    return [*_answer_events(value, text), *status_events]
+
+
+def _a2a_stream_event(value: Any, stream: StreamDecoder) -> list[AgentEvent] | None:
+    """One event of an A2A ``message/stream`` answer (a JSON-RPC response per SSE event):
+    ``artifact-update`` chunks and status messages are answer text, handed on as they arrive;
+    ``status-update`` and ``task`` results carry the task's state; a ``message`` or a whole
+    ``task`` is a complete answer (its text counts only if no chunk carried it)."""
+    result = _a2a_result(value)
+    if result is None:
+        return None
+    kind = result.get("kind")
+    if kind == "artifact-update":
+        return stream.delta(_parts_text(result.get("artifact")), value)
+    if kind == "status-update":
+        events, text, failed = _a2a_task(result, value, task_id_key="taskId")
+        if failed or not text:
+            return events or [OtherEvent(value)]
+        return [*events, *stream.delta(text, value)]
+    if kind == "message" or ("parts" in result and "status" not in result):
+        return stream.message(_parts_text(result), value)
+    if kind == "task" or "status" in result:
+        events, text, failed = _a2a_task(result, value)
+        if failed:
+            return events
+        whole = "".join(part for part in (_artifacts_text(result), text) if part)
+        if not whole:
+            return events or [OtherEvent(value)]
+        return [*stream.message(whole, value), *events]
+    return [OtherEvent(value)]
+
+
 BODY_SHAPES: Final[tuple[tuple[str, BodyRecogniser], ...]] = (
     ("plain_text", _plain_text_body),
     ("agent_error", _body_error),
+    ("a2a_jsonrpc", _a2a_body),
     ("answer", _answer_body),
 )
 """The shapes of a complete (non-stream) body, first match wins (:func:`decode_json_answer`)."""
@@ -554,6 +652,7 @@ STREAM_SHAPES: Final[tuple[tuple[str, StreamRecogniser], ...]] = (
     ("text_string", _text_string),
     ("langgraph_message_tuple", _langgraph_message_tuple),
     ("agent_error", _stream_error),
+    ("a2a_jsonrpc", _a2a_stream_event),
     ("converse_event", _converse_event),
     ("typed_event", _typed_event),
     ("langchain_message", _langchain_message_event),
