@@ -290,6 +290,9 @@ def _answer_body(value: Any) -> list[AgentEvent] | None:
 
 A2A_FAILED_STATES = frozenset({"failed", "rejected"})
 """Task states that end a call with the agent's error (its status message)."""
+A2A_TEXT_SEPARATOR = "\n\n"
+"""Between a task's artifacts and a status message that follows them (a completed task's
+closing words): the same whether the answer was streamed or sent whole."""
 
 
 def _a2a_result(value: Any) -> Mapping[str, Any] | None:
@@ -349,7 +352,7 @@ def _a2a_body(value: Any) -> list[AgentEvent] | None:
     status_events, status_text, failed = _a2a_task(result, value)
     if failed:
         return status_events
-    text = "".join(part for part in (_artifacts_text(result), status_text) if part)
+    text = A2A_TEXT_SEPARATOR.join(part for part in (_artifacts_text(result), status_text) if part)
     return [*_answer_events(value, text), *status_events]
 
 
@@ -368,14 +371,15 @@ def _a2a_stream_event(value: Any, stream: StreamDecoder) -> list[AgentEvent] | N
         events, text, failed = _a2a_task(result, value, task_id_key="taskId")
         if failed or not text:
             return events or [OtherEvent(value)]
-        return [*events, *stream.delta(text, value)]
+        separator = A2A_TEXT_SEPARATOR if stream.streamed_text else ""
+        return [*events, *stream.delta(separator + text, value)]
     if kind == "message" or ("parts" in result and "status" not in result):
         return stream.message(_parts_text(result), value)
     if kind == "task" or "status" in result:
         events, text, failed = _a2a_task(result, value)
         if failed:
             return events
-        whole = "".join(part for part in (_artifacts_text(result), text) if part)
+        whole = A2A_TEXT_SEPARATOR.join(part for part in (_artifacts_text(result), text) if part)
         if not whole:
             return events or [OtherEvent(value)]
         return [*stream.message(whole, value), *events]
