@@ -7,8 +7,8 @@ decoding, retries, errors) lives in ``agentcore_bridge``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -22,26 +22,37 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, PrivateAttr
 
 from agentcore_bridge import AgentCoreClient, Completion, StopSequences, Usage
 from agentcore_bridge.sessions import session_id_for
 from agentcore_bridge.settings import (
+    LANGCHAIN,
     SECRET_ENVIRONMENT,
+    call_options,
     current_client,
-    pydantic_state_without_secrets,
+    pickled_state,
+    settings_model,
+    state_with_defaults,
+    travelling_fields,
 )
 
-# Per-call keyword arguments that steer the AgentCore call (the rest are LangChain's own).
-_CALL_OPTIONS = ("runtime_session_id", "qualifier", "runtime_user_id", "history", "model")
+# The base class holding the AgentCore fields, generated from the declaration (typed Any: its
+# fields are made at import time).
+ChatAgentCoreSettings: Any = settings_model(LANGCHAIN, "ChatAgentCoreSettings", __name__)
+# BaseChatModel's fields that a pickle carries besides the declared non-secret settings: plain
+# configuration. Live objects (callbacks, cache, rate_limiter, custom_get_token_ids) stay home.
+PICKLED_BASE_FIELDS = (
+    "name", "verbose", "tags", "metadata", "disable_streaming", "output_version", "profile",
+)  # fmt: skip
+_PICKLED = travelling_fields(LANGCHAIN, PICKLED_BASE_FIELDS)
 _CONVERSATION = "agentcore_conversation"
 # ``configurable`` keys that name a conversation: ours, RunnableWithMessageHistory's
 # ``session_id`` and LangGraph's ``thread_id``.
 _CONVERSATION_KEYS = ("runtime_session_id", "session_id", "thread_id")
 
 
-class ChatAgentCore(BaseChatModel):
+class ChatAgentCore(ChatAgentCoreSettings, BaseChatModel):
     """Chat model over an Amazon Bedrock AgentCore agent runtime (InvokeAgentRuntime).
 
     The agent is whatever runs in the runtime (Strands, LangGraph, CrewAI, ...): this model
@@ -64,6 +75,9 @@ class ChatAgentCore(BaseChatModel):
         aws_session_token, credentials_profile_name, bearer_token: where and how to call.
         payload_format, payload_extra: the request body (``{"prompt": ...}`` by default).
         stop, timeout, max_retries, streaming: as in other LangChain chat models.
+        connect_timeout, read_timeout, max_event_bytes, max_body_bytes: transport limits.
+        Every field is declared in ``agentcore_bridge.settings.SETTINGS`` (the README's
+        configuration table lists them).
 
     Instantiate:
         .. code-block:: python
@@ -124,49 +138,13 @@ class ChatAgentCore(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    model: str = Field(validation_alias=AliasChoices("model", "runtime_arn"))
-    """Runtime ARN, ``bedrock/agentcore/<ARN>``, or runtime id (with account_id, region_name)."""
-    qualifier: str | None = None
-    runtime_session_id: str | None = None
-    runtime_user_id: str | None = None
-    history: Literal["auto", "full", "last"] = "auto"
-    account_id: str | None = None
-    region_name: str | None = Field(default_factory=from_env("AWS_REGION", default=None))
-    endpoint_url: str | None = Field(
-        default_factory=from_env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", default=None)
-    )
-    aws_access_key_id: SecretStr | None = Field(
-        default_factory=secret_from_env("AWS_ACCESS_KEY_ID", default=None)
-    )
-    aws_secret_access_key: SecretStr | None = Field(
-        default_factory=secret_from_env("AWS_SECRET_ACCESS_KEY", default=None)
-    )
-    aws_session_token: SecretStr | None = Field(
-        default_factory=secret_from_env("AWS_SESSION_TOKEN", default=None)
-    )
-    credentials_profile_name: str | None = None
-    bearer_token: SecretStr | None = Field(
-        default_factory=secret_from_env("AGENTCORE_BEARER_TOKEN", default=None)
-    )
-    payload_format: Literal["prompt", "openai", "converse"] | Callable[..., Any] = "prompt"
-    payload_extra: dict[str, Any] | None = None
-    send_model_parameters: bool = False
-    """Merge ``temperature``/``max_tokens`` into the payload (agents do not read them by
-    default; they are accepted for LangChain compatibility)."""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = Field(
-        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
-    )
-    timeout: float | None = None
-    """Whole-call deadline in seconds, streams included; None: no deadline."""
-    connect_timeout: float = 10.0
-    read_timeout: float = 900.0
-    max_retries: int = 3
-    streaming: bool = False
-
     _client: AgentCoreClient | None = PrivateAttr(default=None)
     _client_key: tuple[Any, ...] | None = PrivateAttr(default=None)
+
+    # The AgentCore fields come from ChatAgentCoreSettings (agentcore_bridge.settings.SETTINGS,
+    # declared once for both adapters): LangChain's reads AWS_REGION,
+    # AWS_ENDPOINT_URL_BEDROCK_AGENTCORE and the secrets' variables into its fields, and accepts
+    # the aliases runtime_arn (model) and stop_sequences (stop).
 
     # --- LangChain plumbing ---------------------------------------------------------------
 
@@ -204,9 +182,13 @@ class ChatAgentCore(BaseChatModel):
             params["ls_stop"] = stop or self.stop
         return params
 
-    # Pickles carry no secrets: an unpickled model takes credentials from its environment.
+    # Pickles carry an allow-list (_PICKLED): no secrets, no client; an unpickled model takes
+    # credentials from its environment and the other fields' defaults.
     def __getstate__(self) -> dict[Any, Any]:
-        return pydantic_state_without_secrets(super().__getstate__(), "_client")
+        return pickled_state(type(self), super().__getstate__(), _PICKLED)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state_with_defaults(type(self), state))
 
     # --- the call -------------------------------------------------------------------------------
 
@@ -243,17 +225,12 @@ class ChatAgentCore(BaseChatModel):
         return super().astream(input, config, stop=stop, **_conversation(config, kwargs))
 
     def _call_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        options = {name: kwargs[name] for name in _CALL_OPTIONS if kwargs.get(name) is not None}
-        session = options.pop("runtime_session_id", None) or self.runtime_session_id
+        options = call_options(kwargs)
+        session = options.pop("session_id", None) or self.runtime_session_id
         if session is None:
             key = kwargs.get(_CONVERSATION) or _conversation_key(ensure_config())
             session = session_id_for(str(key)) if key else None
-        return {
-            "session_id": session,
-            "runtime": options.pop("model", None),
-            "user_id": options.pop("runtime_user_id", None),
-            **options,
-        }
+        return {**options, "session_id": session}
 
     def _stops(self, stop: list[str] | None) -> StopSequences:
         return StopSequences(stop if stop is not None else self.stop)

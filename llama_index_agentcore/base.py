@@ -7,8 +7,8 @@ completion entry points are derived from the chat ones, as LlamaIndex's own chat
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import Any
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -31,7 +31,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import PrivateAttr, SecretStr, field_serializer
 
 from agentcore_bridge import (
     AgentCoreClient,
@@ -41,27 +41,42 @@ from agentcore_bridge import (
     Usage,
 )
 from agentcore_bridge.results import usage_to_openai
-from agentcore_bridge.settings import current_client, mask_secret, pydantic_state_without_secrets
+from agentcore_bridge.settings import (
+    DEFAULT_CONTEXT_WINDOW,
+    DEFAULT_NUM_OUTPUT,
+    LLAMA_INDEX,
+    SECRET_FIELDS,
+    call_options,
+    current_client,
+    mask_secret,
+    pickled_state,
+    settings_model,
+    travelling_fields,
+)
 
-DEFAULT_CONTEXT_WINDOW = 200_000
-"""An agent's context window is its model's, which this client cannot see; 200k tokens is the
-window of the Claude models most AgentCore agents run on. Set ``context_window`` to yours."""
-DEFAULT_NUM_OUTPUT = 4096
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW", "DEFAULT_NUM_OUTPUT", "PICKLED_BASE_FIELDS", "AgentCore",
+    "AgentCoreSettings", "to_openai_messages",
+]  # fmt: skip
 
-_CALL_OPTIONS = {
-    "runtime_session_id": "session_id",
-    "qualifier": "qualifier",
-    "runtime_user_id": "user_id",
-    "history": "history",
-    "model": "runtime",
-}
+# The base class holding the AgentCore fields, generated from the declaration (typed Any: its
+# fields are made at import time).
+AgentCoreSettings: Any = settings_model(LLAMA_INDEX, "AgentCoreSettings", __name__)
+# LLM's fields that a pickle carries besides the declared non-secret settings: plain
+# configuration. Live objects (callback_manager, rate_limiter) stay home: an unpickled model
+# gets LlamaIndex's defaults for them.
+PICKLED_BASE_FIELDS = (
+    "system_prompt", "messages_to_prompt", "completion_to_prompt", "output_parser",
+    "pydantic_program_mode", "query_wrapper_prompt",
+)  # fmt: skip
+_PICKLED = travelling_fields(LLAMA_INDEX, PICKLED_BASE_FIELDS)
 _ROLES = {
     MessageRole.CHATBOT: "assistant",
     MessageRole.MODEL: "assistant",
 }
 
 
-class AgentCore(LLM):
+class AgentCore(AgentCoreSettings, LLM):
     """LlamaIndex LLM over an Amazon Bedrock AgentCore agent runtime (InvokeAgentRuntime).
 
     Example (runs against the local runtime in the tests; ``runtime_arn`` and
@@ -93,38 +108,18 @@ class AgentCore(LLM):
     ``runtime_session_id`` (None: a fresh session per call), ``runtime_user_id``, ``history``
     (``auto``/``full``/``last``), ``region_name``, ``endpoint_url``, credentials,
     ``bearer_token``, ``payload_format``/``payload_extra``, ``timeout``/``connect_timeout``/
-    ``read_timeout``, ``max_retries``; ``context_window`` defaults to ``DEFAULT_CONTEXT_WINDOW``.
+    ``read_timeout``, ``max_retries``, ``max_event_bytes``/``max_body_bytes``; ``context_window``
+    defaults to ``DEFAULT_CONTEXT_WINDOW``. Every field is declared in
+    ``agentcore_bridge.settings.SETTINGS`` (the README's configuration table lists them).
     Per call: ``runtime_session_id``, ``qualifier``, ``runtime_user_id``, ``history``, ``model``
     and ``stop``. Responses carry ``runtime_session_id``, ``request_id`` and, when the agent
     reports usage, ``prompt_tokens``/``completion_tokens``/``total_tokens`` in
     ``additional_kwargs``.
     """
 
-    model: str = Field(description="Runtime ARN, bedrock/agentcore/<ARN>, or runtime id.")
-    qualifier: str | None = None
-    runtime_session_id: str | None = None
-    runtime_user_id: str | None = None
-    history: Literal["auto", "full", "last"] = "auto"
-    account_id: str | None = None
-    region_name: str | None = None
-    endpoint_url: str | None = None
-    aws_access_key_id: SecretStr | None = None
-    aws_secret_access_key: SecretStr | None = None
-    aws_session_token: SecretStr | None = None
-    credentials_profile_name: str | None = None
-    bearer_token: SecretStr | None = None
-    payload_format: Literal["prompt", "openai", "converse"] | Callable[..., Any] = "prompt"
-    payload_extra: dict[str, Any] | None = None
-    send_model_parameters: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    timeout: float | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 900.0
-    max_retries: int = 3
-    context_window: int = DEFAULT_CONTEXT_WINDOW
-    num_output: int = DEFAULT_NUM_OUTPUT
+    # The AgentCore fields come from AgentCoreSettings (agentcore_bridge.settings.SETTINGS,
+    # declared once for both adapters): LlamaIndex's read no environment variable into the
+    # fields (the client still reads the endpoint and credentials ones) and take no aliases.
 
     _client: AgentCoreClient | None = PrivateAttr(default=None)
     _client_key: tuple[Any, ...] | None = PrivateAttr(default=None)
@@ -133,9 +128,7 @@ class AgentCore(LLM):
     def class_name(cls) -> str:
         return "AgentCore"
 
-    @field_serializer(
-        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "bearer_token"
-    )
+    @field_serializer(*SECRET_FIELDS)
     def _serialize_secret(self, value: SecretStr | None) -> str | None:
         # LlamaIndex's to_dict()/to_json() dump every field: secrets appear masked.
         return mask_secret(value)
@@ -154,14 +147,13 @@ class AgentCore(LLM):
     def client(self) -> AgentCoreClient:
         return current_client(self)
 
+    # Pickles carry an allow-list (_PICKLED): no secrets, no client. LlamaIndex's __setstate__
+    # runs __init__ on what travelled, so the rest take their defaults.
     def __getstate__(self) -> dict[Any, Any]:
-        return pydantic_state_without_secrets(super().__getstate__(), "_client")
+        return pickled_state(type(self), super().__getstate__(), _PICKLED)
 
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        options = {
-            target: kwargs[name] for name, target in _CALL_OPTIONS.items()
-            if kwargs.get(name) is not None
-        }  # fmt: skip
+        options = call_options(kwargs)
         options.setdefault("session_id", self.runtime_session_id)
         return options
 

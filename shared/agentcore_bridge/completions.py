@@ -14,8 +14,14 @@ None when the agent reports none), and the session used is returned (``runtime_s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +30,7 @@ from agentcore_bridge.client import AgentCoreClient
 from agentcore_bridge.decoding import Usage
 from agentcore_bridge.payloads import Message
 from agentcore_bridge.results import Completion, StopSequences, new_completion_id, usage_to_openai
+from agentcore_bridge.settings import SETTINGS
 
 # OpenAI parameters an agent runtime has no notion of: accepted for compatibility, not sent.
 _IGNORED = frozenset({
@@ -137,11 +144,98 @@ class ChunkMaker:
         return chunks
 
 
-_clients: dict[tuple[Any, ...], AgentCoreClient] = {}
+MAX_CACHED_CLIENTS = 64
+"""How many clients ``completion()``/``acompletion()`` keep: one per distinct set of client
+settings (credentials, region, endpoint, ...), so calls with the same settings share connections.
+Past this many, the least recently used client is dropped and closed; one still serving a call
+is closed when that call ends (closing it earlier would cut its answer)."""
+
+# The client keywords that hold secrets: cache keys carry a keyed digest of them, never them.
+_SECRET_KEYWORDS = tuple(s.client_keyword for s in SETTINGS if s.secret and s.client_keyword)
+# Per process: the digests cannot be compared with another process's, or brute-forced offline.
+_DIGEST_KEY = secrets.token_bytes(32)
 
 
-def _client_and_call(model: str, kwargs: dict[str, Any]) -> tuple[AgentCoreClient, dict[str, Any]]:
-    """Split the seed's keyword arguments into client settings and per-call options."""
+class _Entry:
+    __slots__ = ("client", "evicted", "users")
+
+    def __init__(self, client: AgentCoreClient) -> None:
+        self.client = client
+        self.users = 0  # calls of completion() using it now
+        self.evicted = False
+
+
+class _ClientCache:
+    """A bounded LRU of clients; evicted clients are closed once no call uses them."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[tuple[Any, ...]]:
+        return list(self._entries)
+
+    def clients(self) -> list[AgentCoreClient]:
+        return [entry.client for entry in self._entries.values()]
+
+    def acquire(self, key: tuple[Any, ...], make: Callable[[], AgentCoreClient]) -> _Entry:
+        """The entry for ``key`` (made if new), counted as in use until :meth:`release`."""
+        idle: list[AgentCoreClient] = []
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry(make())
+                while len(self._entries) > self.size:
+                    _, oldest = self._entries.popitem(last=False)
+                    oldest.evicted = True
+                    if oldest.users == 0:
+                        idle.append(oldest.client)
+            else:
+                self._entries.move_to_end(key)
+            entry.users += 1
+        for client in idle:
+            client.close()
+        return entry
+
+    def release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.users -= 1
+            retire = entry.evicted and entry.users == 0
+        if retire:
+            entry.client.close()
+
+    def clear(self) -> None:
+        """Forget every client, closing those no call uses (the others close when it ends)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            for entry in entries:
+                entry.evicted = True
+            idle = [entry.client for entry in entries if entry.users == 0]
+        for client in idle:
+            client.close()
+
+
+_clients = _ClientCache(MAX_CACHED_CLIENTS)
+
+
+def _cache_key(settings: Mapping[str, Any], extra: Any) -> tuple[Any, ...]:
+    """The settings a client is made from, with the secrets replaced by a keyed digest (HMAC-
+    SHA256 under a per-process random key): different secrets never share a client, and no
+    secret is kept in the key."""
+    public = tuple(sorted((k, repr(v)) for k, v in settings.items() if k not in _SECRET_KEYWORDS))
+    hidden = json.dumps([settings.get(k) for k in _SECRET_KEYWORDS], default=repr)
+    digest = hmac.new(_DIGEST_KEY, hidden.encode(), hashlib.sha256).hexdigest()
+    return public, repr(extra), digest
+
+
+def _client_and_call(model: str, kwargs: dict[str, Any]) -> tuple[_Entry, dict[str, Any]]:
+    """Split the seed's keyword arguments into client settings and per-call options; the cached
+    client's entry is in use until ``_clients.release(entry)``."""
     settings = {
         "region_name": kwargs.pop("aws_region_name", None) or kwargs.pop("region_name", None),
         "aws_access_key_id": kwargs.pop("aws_access_key_id", None),
@@ -168,12 +262,10 @@ def _client_and_call(model: str, kwargs: dict[str, Any]) -> tuple[AgentCoreClien
             kwargs.pop(name)
     if kwargs:
         raise TypeError(f"completion() got unexpected keyword arguments: {sorted(kwargs)}")
-    key = (tuple(sorted((k, repr(v)) for k, v in settings.items())), repr(extra))
-    client = _clients.get(key)
-    if client is None:
-        client = AgentCoreClient(payload_extra=extra, **settings)
-        _clients[key] = client
-    return client, {"runtime": model, **call}
+    entry = _clients.acquire(
+        _cache_key(settings, extra), lambda: AgentCoreClient(payload_extra=extra, **settings)
+    )
+    return entry, {"runtime": model, **call}
 
 
 @overload
@@ -208,17 +300,27 @@ def completion(
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """The seed's ``litellm.completion`` for ``bedrock/agentcore/<ARN>`` models."""
     stop = StopSequences(kwargs.pop("stop", None))
-    client, call = _client_and_call(model, kwargs)
+    entry, call = _client_and_call(model, kwargs)
     if not stream:
-        return to_chat_completion(client.invoke(list(messages), **call), model, stop)
-    events = client.stream(list(messages), keep_content=False, **call)
+        try:
+            return to_chat_completion(entry.client.invoke(list(messages), **call), model, stop)
+        finally:
+            _clients.release(entry)
+    try:
+        events = entry.client.stream(list(messages), keep_content=False, **call)
+    except BaseException:
+        _clients.release(entry)
+        raise
     maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     def chunks() -> Iterator[ChatCompletionChunk]:
-        with events:
-            for text in events.text(stop=stop):
-                yield maker.chunk(text)
-        yield from maker.tail(events.completion)
+        try:
+            with events:
+                for text in events.text(stop=stop):
+                    yield maker.chunk(text)
+            yield from maker.tail(events.completion)
+        finally:
+            _clients.release(entry)
 
     return chunks()
 
@@ -255,17 +357,28 @@ async def acompletion(
 ) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
     """Async :func:`completion`; with ``stream=True`` returns an async iterator of chunks."""
     stop = StopSequences(kwargs.pop("stop", None))
-    client, call = _client_and_call(model, kwargs)
+    entry, call = _client_and_call(model, kwargs)
     if not stream:
-        return to_chat_completion(await client.ainvoke(list(messages), **call), model, stop)
-    events = await client.astream(list(messages), keep_content=False, **call)
+        try:
+            completion = await entry.client.ainvoke(list(messages), **call)
+            return to_chat_completion(completion, model, stop)
+        finally:
+            _clients.release(entry)
+    try:
+        events = await entry.client.astream(list(messages), keep_content=False, **call)
+    except BaseException:
+        _clients.release(entry)
+        raise
     maker = ChunkMaker(model, events.session_id, bool((stream_options or {}).get("include_usage")))
 
     async def chunks() -> AsyncIterator[ChatCompletionChunk]:
-        async with events:
-            async for text in events.text(stop=stop):
-                yield maker.chunk(text)
-        for chunk in maker.tail(events.completion):
-            yield chunk
+        try:
+            async with events:
+                async for text in events.text(stop=stop):
+                    yield maker.chunk(text)
+            for chunk in maker.tail(events.completion):
+                yield chunk
+        finally:
+            _clients.release(entry)
 
     return chunks()

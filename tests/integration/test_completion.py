@@ -39,9 +39,7 @@ def seed_env(seed_runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Loc
         monkeypatch.setenv(key, value)
     completions._clients.clear()  # clients resolve the endpoint from the environment
     yield seed_runtime
-    for client in completions._clients.values():
-        client.close()
-    completions._clients.clear()
+    completions._clients.clear()  # closes them
 
 
 def run_printed(snippet: str) -> str:
@@ -198,3 +196,140 @@ def test_unknown_keyword_is_an_error_not_silently_dropped(seed_env: LocalRuntime
         agentcore_bridge.completion(
             model=SEED_MODEL, messages=[{"role": "user", "content": "x"}], runtime_sesion_id="x"
         )
+
+
+# --- the client cache: bounded, keyed without secrets, clients reused and closed -------------
+
+ECHO_ARN = SEED_ARN.replace("my-agent-runtime", "echo-runtime")
+
+
+class RecordingClient(completions.AgentCoreClient):
+    """An AgentCoreClient that records its close() calls."""
+
+    closed: list[RecordingClient]
+
+    def close(self) -> None:
+        RecordingClient.closed.append(self)
+        super().close()
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[RecordingClient]:
+    RecordingClient.closed = []
+    monkeypatch.setattr(completions, "AgentCoreClient", RecordingClient)
+    return RecordingClient.closed
+
+
+def acquire(**kwargs: Any) -> completions._Entry:
+    entry, _ = completions._client_and_call(SEED_MODEL, kwargs)
+    completions._clients.release(entry)
+    return entry
+
+
+def test_same_settings_reuse_the_client(seed_env: LocalRuntime) -> None:
+    first = agentcore_bridge.completion(
+        model=SEED_MODEL, messages=[{"role": "user", "content": "a"}]
+    )
+    clients = completions._clients.clients()
+    second = agentcore_bridge.completion(
+        model=SEED_MODEL, messages=[{"role": "user", "content": "b"}]
+    )
+    assert first.choices[0].message.content and second.choices[0].message.content
+    assert len(clients) == 1
+    assert completions._clients.clients() == clients  # the same object, not an equal one
+    assert acquire(max_retries=3).client is acquire(max_retries=3).client
+    assert acquire(max_retries=2).client is not acquire(max_retries=3).client
+
+
+def test_different_secrets_never_share_a_client_and_keys_hold_no_secret(
+    seed_env: LocalRuntime,
+) -> None:
+    secrets = {
+        "aws_access_key_id": "AKIACACHEKEYTEST0001",
+        "aws_secret_access_key": "cache-key-secret-value-1",
+        "aws_session_token": "cache-key-session-token-1",
+    }
+    one = acquire(**secrets)
+    other = acquire(**{**secrets, "aws_secret_access_key": "cache-key-secret-value-2"})
+    bearer = acquire(api_key="cache-key-bearer-token-1")
+    bearer_2 = acquire(api_key="cache-key-bearer-token-2")
+    assert len({id(e.client) for e in (one, other, bearer, bearer_2)}) == 4
+    assert acquire(**secrets).client is one.client
+    keys = repr(completions._clients.keys())
+    for secret in [*secrets.values(), "cache-key-secret-value-2", "cache-key-bearer-token-1",
+                   "cache-key-bearer-token-2"]:  # fmt: skip
+        assert secret not in keys
+
+
+def test_the_cache_is_bounded_and_evicted_clients_are_closed(
+    seed_env: LocalRuntime, recording: list[RecordingClient]
+) -> None:
+    size = completions.MAX_CACHED_CLIENTS
+    assert size == 64
+    made = [acquire(payload_extra={"n": n}).client for n in range(size + 6)]
+    assert len(completions._clients) == size
+    assert recording == made[:6]  # the least recently used, in order
+    assert completions._clients.clients() == made[6:]
+    # Use refreshes: the oldest survivor, used again, outlives the next one.
+    assert acquire(payload_extra={"n": 6}).client is made[6]
+    acquire(payload_extra={"n": "new"})
+    assert recording[-1] is made[7]
+    assert len(completions._clients) == size
+
+
+def test_an_evicted_client_serving_a_stream_is_closed_when_the_stream_ends(
+    seed_env: LocalRuntime, recording: list[RecordingClient]
+) -> None:
+    stream = agentcore_bridge.completion(
+        model=SEED_MODEL, messages=[{"role": "user", "content": "long"}], stream=True
+    )
+    first = next(stream)
+    (busy,) = completions._clients.clients()
+    for n in range(completions.MAX_CACHED_CLIENTS):  # real calls, each a new client
+        agentcore_bridge.completion(
+            model=ECHO_ARN, messages=[{"role": "user", "content": "x"}], payload_extra={"n": n},
+            api_base=seed_env.endpoint_url,  # no endpoint resolution per client: faster
+        )  # fmt: skip
+    assert busy not in completions._clients.clients()  # evicted ...
+    assert busy not in recording  # ... but not closed under its running stream
+    rest = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert (first.choices[0].delta.content or "") + rest == (
+        "Let me think about that. You asked: long. Here is my answer."
+    )
+    assert recording.count(busy) == 1  # closed when the stream ended
+
+
+def test_acompletion_releases_its_client(
+    seed_env: LocalRuntime, recording: list[RecordingClient]
+) -> None:
+    async def main() -> str:
+        stream = await agentcore_bridge.acompletion(
+            model=SEED_MODEL, messages=[{"role": "user", "content": "a"}], stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        whole = await agentcore_bridge.acompletion(
+            model=SEED_MODEL, messages=[{"role": "user", "content": "b"}]
+        )
+        return text + "|" + whole.choices[0].message.content
+
+    assert "You asked: a." in asyncio.run(main())
+    (client,) = completions._clients.clients()
+    completions._clients.clear()
+    assert recording == [client]  # idle: closed at once
+
+
+def test_a_failed_call_releases_its_client(
+    seed_env: LocalRuntime, recording: list[RecordingClient]
+) -> None:
+    with pytest.raises(agentcore_bridge.InvalidSessionIdError):
+        agentcore_bridge.completion(
+            model=SEED_MODEL, messages=[{"role": "user", "content": "x"}], runtimeSessionId="short"
+        )
+    with pytest.raises(agentcore_bridge.InvalidSessionIdError):
+        agentcore_bridge.completion(
+            model=SEED_MODEL, messages=[{"role": "user", "content": "x"}], stream=True,
+            runtimeSessionId="short",
+        )  # fmt: skip
+    (client,) = completions._clients.clients()
+    completions._clients.clear()
+    assert recording == [client]

@@ -671,8 +671,11 @@ def _extra_model(key: str, value: str) -> str:
         (_extra_model("max_retries", "-1"), "max_retries"),
         (_extra_model("history", "bogus"), "history"),
         (_extra_model("timeout", "soon"), "timeout"),
+        (_extra_model("max_event_bytes", "0"), "max_event_bytes"),
+        (_extra_model("max_body_bytes", "lots"), "max_body_bytes"),
     ],
-    ids=["body-bytes-text", "body-bytes-zero", "retries-text", "retries-negative", "history", "timeout"],
+    ids=["body-bytes-text", "body-bytes-zero", "retries-text", "retries-negative", "history", "timeout",
+         "event-bytes-zero", "response-body-bytes-text"],
 )  # fmt: skip
 def test_malformed_config_values_are_config_errors(
     runtime: Runtime, tmp_path: Path, extra: str, named: str
@@ -681,6 +684,22 @@ def test_malformed_config_values_are_config_errors(
     with pytest.raises(ConfigError) as caught:
         load_config(write_config(tmp_path, SEED_CONFIG_1 + extra))
     assert named in str(caught.value)
+
+
+def test_config_response_limits_reach_the_client(runtime: Runtime, tmp_path: Path) -> None:
+    """litellm_params.max_event_bytes/max_body_bytes: the client's limits on the agent's
+    responses (the request limit stays general_settings.max_request_body_bytes)."""
+    from agentcore_bridge.decoding import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
+
+    text = SEED_CONFIG_1 + _extra_model("max_event_bytes", "4096") + "      max_body_bytes: 65536\n"
+    config = load_config(write_config(tmp_path, text))
+    client = config.models["m"].client
+    assert (client.max_event_bytes, client.max_body_bytes) == (4096, 65536)
+    default = config.models["agentcore-runtime-1"].client
+    assert (default.max_event_bytes, default.max_body_bytes) == (
+        DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_BODY_BYTES,
+    )  # fmt: skip
+    assert config.max_body_bytes == 10 * 1024 * 1024  # the request limit: unchanged
 
 
 @pytest.mark.parametrize("stream", [False, True])

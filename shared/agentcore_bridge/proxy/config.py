@@ -4,8 +4,11 @@
 ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``aws_region_name``,
 ``aws_profile_name``, ``qualifier``, ``runtimeSessionId``) plus our own keys (``api_base`` or
 ``endpoint_url``, ``api_key`` or ``bearer_token``, ``history``, ``payload_format``,
-``timeout``, ``max_retries``). ``os.environ/NAME`` values are read from the environment at
-start-up; a missing variable is an error that names it.
+``timeout``, ``max_retries``, ``max_event_bytes`` and ``max_body_bytes``: the limits on the
+agent's responses, see ``agentcore_bridge.settings``; the limit on requests to the proxy is
+``general_settings.max_request_body_bytes``). The accepted keys come from the settings
+declaration (``agentcore_bridge.settings.PROXY_KEYS``). ``os.environ/NAME`` values are read from
+the environment at start-up; a missing variable is an error that names it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import yaml
 from agentcore_bridge.client import AgentCoreClient
 from agentcore_bridge.errors import InvalidRequestError
 from agentcore_bridge.sessions import validate_session_id
+from agentcore_bridge.settings import PROXY_KEYS, SETTINGS_BY_NAME
 from agentcore_bridge.targets import MODEL_PREFIX, parse_target
 
 logger = logging.getLogger(__name__)
@@ -29,28 +33,12 @@ logger = logging.getLogger(__name__)
 ENV_PREFIX = "os.environ/"
 MASTER_KEY_ENV = "AGENTCORE_PROXY_MASTER_KEY"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+"""The largest request body the proxy accepts (``general_settings.max_request_body_bytes``)."""
 
-_KNOWN_PARAMS = {
-    "model",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_region_name",
-    "aws_profile_name",
-    "qualifier",
-    "runtimeSessionId",
-    "runtime_session_id",
-    "api_base",
-    "endpoint_url",
-    "api_key",
-    "bearer_token",
-    "history",
-    "payload_format",
-    "timeout",
-    "max_retries",
-    "runtimeUserId",
-    "custom_llm_provider",
-}
+# litellm_params keys: the declared settings' (PROXY_KEYS), plus LiteLLM's own that we accept
+# and ignore.
+PROXY_ONLY_PARAMS = frozenset({"custom_llm_provider"})
+_KNOWN_PARAMS = frozenset(PROXY_KEYS) | PROXY_ONLY_PARAMS
 
 
 class ConfigError(InvalidRequestError):
@@ -152,6 +140,10 @@ def _number(
     return number
 
 
+def _default(setting: str) -> Any:
+    return SETTINGS_BY_NAME[setting].default
+
+
 def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
     unknown = sorted(set(params) - _KNOWN_PARAMS)
     if unknown:
@@ -162,6 +154,8 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
     region = params.get("aws_region_name")
     timeout = _number(params, "timeout", f"{where}.litellm_params", float, minimum=0.001)
     retries = _number(params, "max_retries", f"{where}.litellm_params", int, minimum=0)
+    max_event = _number(params, "max_event_bytes", f"{where}.litellm_params", int, minimum=1)
+    max_body = _number(params, "max_body_bytes", f"{where}.litellm_params", int, minimum=1)
     try:
         target = parse_target(runtime, region=region, qualifier=params.get("qualifier"))
         session = params.get("runtimeSessionId") or params.get("runtime_session_id")
@@ -188,6 +182,8 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
             payload_format=params.get("payload_format", "prompt"),
             timeout=timeout,
             max_retries=3 if retries is None else int(retries),
+            max_event_bytes=_default("max_event_bytes") if max_event is None else int(max_event),
+            max_body_bytes=_default("max_body_bytes") if max_body is None else int(max_body),
         )
     except InvalidRequestError as exc:
         raise ConfigError(f"{where} ({name}): {exc.message}") from None
