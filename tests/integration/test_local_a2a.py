@@ -24,10 +24,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from support.served_app import served
 from support.signed_requests import runtime_path, signed_headers
 
 from agentcore_bridge.local import Fault, LocalRuntime
 from agentcore_bridge.local.agents import a2a_echo, a2a_strands, echo
+from agentcore_bridge.local.protocols import MAX_ID_SCAN_BYTES
 
 pytestmark = pytest.mark.network
 
@@ -56,7 +58,9 @@ class A2ARuntimes:
         self._count += 1
         kwargs.setdefault("protocol", "a2a")
         return self.local.add_agent(
-            f"a2a-fresh-{self._count}", agent or a2a_echo.build_app(), **kwargs
+            f"a2a-fresh-{self._count}",
+            agent if agent is not None or "url" in kwargs else a2a_echo.build_app(),
+            **kwargs,
         )
 
 
@@ -493,6 +497,18 @@ def test_error_id_is_null_when_the_body_is_not_a_jsonrpc_request(a2a: A2ARuntime
     assert_jsonrpc_error(response, 429, -32053, "ThrottlingException", request_id=None)
 
 
+def test_error_id_is_not_looked_for_in_a_body_past_the_scan_bound(a2a: A2ARuntimes) -> None:
+    arn = a2a.fresh()
+    a2a.local.inject(Fault.THROTTLE, times=2, runtime_arn=arn)
+    padding = {"padding": "x" * MAX_ID_SCAN_BYTES}
+    small = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "message/send"}).encode()
+    big = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "message/send", **padding}).encode()
+    assert len(small) <= MAX_ID_SCAN_BYTES < len(big)
+    for body, request_id in ((small, 5), (big, None)):
+        response = send(a2a.local, a2a_request(a2a.local, arn, body))
+        assert_jsonrpc_error(response, 429, -32053, "ThrottlingException", request_id)
+
+
 def test_agent_http_failure_is_jsonrpc_runtime_client_error(a2a: A2ARuntimes) -> None:
     async def broken(request: Request) -> JSONResponse:
         return JSONResponse({"secret": "agent-detail-9a1"}, status_code=500)
@@ -609,6 +625,15 @@ def test_strands_agent_one_process_per_session(a2a: A2ARuntimes) -> None:
         assert SESSION in a2a.local.session_pids(arn)
     finally:
         a2a.local.run_in_loop(a2a.local.host(arn).aclose())
+
+
+def test_a2a_agent_at_a_url(a2a: A2ARuntimes) -> None:
+    with served(a2a_echo.build_app()) as url:
+        arn = a2a.fresh(url=url)
+        task = result_of(call(a2a.local, arn, "stream"))
+        assert [text_of(a["parts"]) for a in task["artifacts"]] == ["Streamed answer for you."]
+        card = send(a2a.local, card_request(a2a.local, arn))
+        assert card.json()["url"] == a2a.local.invocation_url(arn)
 
 
 # --- the CLI ---------------------------------------------------------------------------------

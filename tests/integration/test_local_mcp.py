@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from support.served_app import served
 from support.signed_requests import runtime_path, signed_headers
 from support.sigv4_httpx import SigV4HttpxAuth
 
@@ -61,7 +62,10 @@ class McpRuntimes:
     def fresh(self, agent: Any = None, **kwargs: Any) -> str:
         self._count += 1
         return self.local.add_agent(
-            f"mcp-fresh-{self._count}", agent or mcp_tools.build_app(), protocol="mcp", **kwargs
+            f"mcp-fresh-{self._count}",
+            agent if agent is not None or "url" in kwargs else mcp_tools.build_app(),
+            protocol="mcp",
+            **kwargs,
         )
 
 
@@ -422,6 +426,16 @@ def test_one_process_per_mcp_session(mcp: McpRuntimes) -> None:
         assert first["seen"]["pid"] != second["seen"]["pid"]
     finally:
         mcp.local.run_in_loop(mcp.local.host(arn).aclose())
+
+
+def test_mcp_server_at_a_url(mcp: McpRuntimes) -> None:
+    with served(mcp_tools.build_app()) as url:
+        arn = mcp.fresh(url=url)
+        result = asyncio.run(
+            use_tools(mcp.local.invocation_url(arn), SigV4HttpxAuth.for_runtime(mcp.local))
+        )
+        assert result["added"] == {"result": 5}
+        assert result["seen"]["headers"]["mcp-session-id"] == result["session_id"]
 
 
 # --- Gateways --------------------------------------------------------------------------------

@@ -49,11 +49,18 @@ class AgentHost(Protocol):
     async def aclose(self) -> None: ...
 
 
+def speaks_lifespan(app: object) -> bool:
+    """Whether an app is known to answer the ASGI lifespan protocol: Starlette apps (a
+    ``BedrockAgentCoreApp``, a2a-sdk's and FastMCP's apps) are. A bare ASGI callable is served
+    without it: many such apps (test doubles especially) treat every scope as a request."""
+    return hasattr(getattr(app, "router", None), "lifespan_context")
+
+
 class _Lifespan:
-    """Runs an ASGI app's lifespan protocol, as uvicorn's ``lifespan="auto"`` does: startup
-    before the first request, shutdown when the host closes. An app that does not speak the
-    protocol is served without it. (FastMCP's streamable-HTTP app needs this: its session
-    manager only runs inside the lifespan.)"""
+    """Runs an ASGI app's lifespan protocol, as uvicorn does: startup before the first request,
+    shutdown when the host closes; an app that raises on the lifespan scope is served without
+    it. (FastMCP's streamable-HTTP app needs this: its session manager only runs inside the
+    lifespan.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -114,22 +121,25 @@ class InProcessHost:
     Fast, for tests; all sessions share the app, as with ``agentcore dev``. Apps holding
     event-loop-bound state (asyncio locks, task groups) must not be shared between runtimes.
     ``port`` is the container port the app believes it serves (``Host`` and ``server``).
+    ``lifespan``: run the app's lifespan (default: when :func:`speaks_lifespan` says it can).
     """
 
-    def __init__(self, app: ASGIApp, *, port: int = 8080) -> None:
+    def __init__(self, app: ASGIApp, *, port: int = 8080, lifespan: bool | None = None) -> None:
         self.app = app
         self.port = port
         self._sessions: set[str] = set()
         self._lifespan = _Lifespan(app)
+        self._runs_lifespan = speaks_lifespan(app) if lifespan is None else lifespan
         self._starting: asyncio.Task[None] | None = None
 
     async def open(
         self, session_id: str, headers: Headers, body: bytes, *, method: str = "POST",
         path: str = "/invocations",
     ) -> AgentResponse:  # fmt: skip
-        if self._starting is None:
-            self._starting = asyncio.create_task(self._lifespan.start())
-        await asyncio.shield(self._starting)
+        if self._runs_lifespan:
+            if self._starting is None:
+                self._starting = asyncio.create_task(self._lifespan.start())
+            await asyncio.shield(self._starting)
         self._sessions.add(session_id)
         messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         disconnected = asyncio.Event()
