@@ -6,29 +6,29 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from raw_http import RawRequest, RawResponse, open_stream, send
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from support.local_cli import running_cli
 from support.served_app import served
 from support.signed_requests import runtime_path, signed_headers
+from support.sigv4_httpx import SigV4HttpxAuth
 
 from agentcore_bridge.local import Fault, LocalRuntime
-from agentcore_bridge.local.agents import a2a_echo, a2a_strands, echo
+from agentcore_bridge.local.agents import a2a_echo, a2a_strands, echo, mcp_tools
 from agentcore_bridge.local.protocols import MAX_ID_SCAN_BYTES
 
 pytestmark = pytest.mark.network
@@ -611,6 +611,13 @@ def test_echo_agent_one_process_per_session(a2a: A2ARuntimes) -> None:
         assert received["pid"] == pids[SESSION] != pids[OTHER_SESSION]
         card = send(a2a.local, card_request(a2a.local, arn, session=SESSION))
         assert card.json()["url"] == a2a.local.invocation_url(arn)
+        # StopRuntimeSession ends that session's process, for A2A runtimes as for HTTP ones.
+        client = boto3.client("bedrock-agentcore", **a2a.local.boto3_kwargs())
+        try:
+            client.stop_runtime_session(agentRuntimeArn=arn, runtimeSessionId=OTHER_SESSION)
+        finally:
+            client.close()
+        assert set(a2a.local.session_pids(arn)) == {SESSION}
     finally:
         a2a.local.run_in_loop(a2a.local.host(arn).aclose())
 
@@ -640,44 +647,24 @@ def test_a2a_agent_at_a_url(a2a: A2ARuntimes) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_cli_protocol_option_serves_a2a_and_mcp_agents() -> None:
-    executable = shutil.which("agentcore-local", path=os.path.dirname(sys.executable))
-    assert executable, "the agentcore-local console script is installed"
-    process = subprocess.Popen(
-        [
-            executable, "--port", "0", "--in-process",
-            "--agent", "agentcore_bridge.local.agents.echo:app",
-            "--protocol", "a2a", "--agent", f"helper={ECHO_MODULE}",
-            "--protocol", "mcp", "--agent", "agentcore_bridge.local.agents.mcp_tools:app",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Ctrl-C stops"):
-                break
-        output = "".join(lines)
-        env = dict(re.findall(r"export (\w+)=(\S+)", output))
-        found = re.findall(r"^  (\S+)\s+(arn:\S+)\s+\((\w+)\)", output, re.M)
+def test_cli_protocol_option_serves_a2a_and_mcp_agents_and_gateways() -> None:
+    mcp_file = Path(mcp_tools.__file__)
+    with running_cli(
+        "--port", "0", "--in-process",
+        "--agent", "agentcore_bridge.local.agents.echo:app",
+        "--protocol", "a2a", "--agent", f"helper={ECHO_MODULE}",
+        "--protocol", "mcp", "--agent", "agentcore_bridge.local.agents.mcp_tools:app",
+        # A file path loads a module of its own: this app is not the MCP runtime's app object.
+        "--gateway", f"tools={mcp_file}:app",
+    ) as cli:  # fmt: skip
+        found = re.findall(r"^  (\S+)\s+(arn:\S+)\s+\((\w+)\)", cli.output, re.M)
         runtimes = {name: (arn, protocol) for name, arn, protocol in found}
         assert {name: protocol for name, (_, protocol) in runtimes.items()} == {
             "echo": "http", "helper": "a2a", "mcp-tools": "mcp",
-        }, output  # fmt: skip
-        client = boto3.client(
-            "bedrock-agentcore",
-            endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"],
-            region_name=env["AWS_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+        }, cli.output  # fmt: skip
+        endpoint = cli.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+        assert f"{endpoint}/gateways/tools/mcp" in cli.output
+        client = cli.boto3_client()
         try:
             answer = client.invoke_agent_runtime(
                 agentRuntimeArn=runtimes["helper"][0], payload=rpc("from the cli")
@@ -685,7 +672,7 @@ def test_cli_protocol_option_serves_a2a_and_mcp_agents() -> None:
             result = json.loads(answer["response"].read())["result"]
             assert text_of(result["parts"]) == "Echo: from the cli"
             card = client.get_agent_card(agentRuntimeArn=runtimes["helper"][0])["agentCard"]
-            assert card["url"].startswith(env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"])
+            assert card["url"].startswith(endpoint)
             tools = client.invoke_agent_runtime(
                 agentRuntimeArn=runtimes["mcp-tools"][0],
                 accept="application/json, text/event-stream",
@@ -695,8 +682,14 @@ def test_cli_protocol_option_serves_a2a_and_mcp_agents() -> None:
             assert tools["mcpSessionId"]
         finally:
             client.close()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-        if process.stdout is not None:
-            process.stdout.close()
+        gateway = httpx.post(
+            f"{endpoint}/gateways/tools/mcp",
+            content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+            auth=SigV4HttpxAuth(
+                Credentials(cli.env["AWS_ACCESS_KEY_ID"], cli.env["AWS_SECRET_ACCESS_KEY"]),
+                cli.env["AWS_REGION"],
+            ),
+        )  # fmt: skip
+        assert gateway.status_code == 200, gateway.text
+        assert '"echo_headers"' in gateway.text
