@@ -321,6 +321,7 @@ def _response_metadata(completion: Completion) -> dict[str, Any]:
         "request_id": completion.request_id,
         "finish_reason": completion.finish_reason,
         "model_provider": "amazon_bedrock_agentcore",
+        "a2a_task_state": completion.task_state,
     }
 
 

@@ -277,6 +277,7 @@ def _response(
         "request_id": completion.request_id,
         "model": completion.model,
         "qualifier": completion.qualifier,
+        "a2a_task_state": completion.task_state,
     }
     if final:
         extra.update(_usage_kwargs(completion.usage))

@@ -151,7 +151,11 @@ Past this many, the least recently used client is dropped and closed; one still 
 is closed when that call ends (closing it earlier would cut its answer)."""
 
 # The client keywords that hold secrets: cache keys carry a keyed digest of them, never them.
-_SECRET_KEYWORDS = tuple(s.client_keyword for s in SETTINGS if s.secret and s.client_keyword)
+# A session store URL may carry a Redis password: it is kept out of the key like a secret.
+_SECRET_KEYWORDS = (
+    *(s.client_keyword for s in SETTINGS if s.secret and s.client_keyword),
+    "session_store",
+)
 # Per process: the digests cannot be compared with another process's, or brute-forced offline.
 _DIGEST_KEY = secrets.token_bytes(32)
 
@@ -233,6 +237,15 @@ def _cache_key(settings: Mapping[str, Any], extra: Any) -> tuple[Any, ...]:
     return public, repr(extra), digest
 
 
+# Declared client settings completion() takes by their field names, beyond the seed's own
+# spellings above (which win: they are popped first).
+_CLIENT_SETTINGS = {
+    setting.name: setting.client_keyword
+    for setting in SETTINGS
+    if setting.client_keyword not in (None, "payload_extra", "runtime") and not setting.secret
+}
+
+
 def _client_and_call(model: str, kwargs: dict[str, Any]) -> tuple[_Entry, dict[str, Any]]:
     """Split the seed's keyword arguments into client settings and per-call options; the cached
     client's entry is in use until ``_clients.release(entry)``."""
@@ -260,6 +273,10 @@ def _client_and_call(model: str, kwargs: dict[str, Any]) -> tuple[_Entry, dict[s
     for name in list(kwargs):
         if name in _IGNORED:
             kwargs.pop(name)
+        elif name in _CLIENT_SETTINGS:
+            # Any other declared client setting, by its adapter field name (read_timeout,
+            # protocol, session_store, max_event_bytes, ...).
+            settings[_CLIENT_SETTINGS[name]] = kwargs.pop(name)
     if kwargs:
         raise TypeError(f"completion() got unexpected keyword arguments: {sorted(kwargs)}")
     entry = _clients.acquire(

@@ -37,6 +37,7 @@ from pydantic.fields import FieldInfo
 
 from agentcore_bridge.client import AgentCoreClient
 from agentcore_bridge.decoding import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
+from agentcore_bridge.session_store import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME
 
 DEFAULT_CONTEXT_WINDOW = 200_000
 """An agent's context window is its model's, which this client cannot see; 200k tokens is the
@@ -148,6 +149,7 @@ def _from_environment(setting: Setting) -> Callable[[], Any]:
 
 
 _HISTORY = Literal["auto", "full", "last"]
+_PROTOCOL = Literal["http", "a2a"]
 _PAYLOAD_FORMAT = Literal["prompt", "openai", "converse"] | Callable[..., Any]
 
 SETTINGS: tuple[Setting, ...] = (
@@ -170,6 +172,11 @@ SETTINGS: tuple[Setting, ...] = (
         "runtime_user_id", str | None, "Sent as X-Amzn-Bedrock-AgentCore-Runtime-User-Id.",
         default=None, client_keyword="runtime_user_id", call_option="user_id",
         proxy_keys=("runtimeUserId",),
+    ),
+    Setting(
+        "protocol", _PROTOCOL, "The runtime's protocol: http (InvokeAgentRuntime with the "
+        "agent's own payload) or a2a (A2A JSON-RPC message/send and message/stream).",
+        default="http", client_keyword="protocol", proxy_keys=("protocol",),
     ),
     Setting(
         "history", _HISTORY, "What a call sends of the conversation: auto (what the session has "
@@ -266,6 +273,24 @@ SETTINGS: tuple[Setting, ...] = (
         "max_body_bytes", int, "Largest whole (non-streamed) response body accepted, in bytes.",
         default=DEFAULT_MAX_BODY_BYTES, client_keyword="max_body_bytes",
         proxy_keys=("max_body_bytes",),
+    ),
+    Setting(
+        "session_store", str | None, "Where the history rule remembers sessions: None (the "
+        "AGENTCORE_SESSION_STORE variable, else this process's memory), \"memory\", or a "
+        "redis:// or rediss:// URL shared by processes and replicas.", default=None,
+        env="AGENTCORE_SESSION_STORE", env_fills_field=False, client_keyword="session_store",
+    ),
+    Setting(
+        "session_idle_timeout", float, "Seconds after which an idle session counts as new "
+        "again (AgentCore's idleRuntimeSessionTimeout, 900 by default).",
+        default=DEFAULT_IDLE_TIMEOUT, client_keyword="session_idle_timeout",
+        proxy_keys=("session_idle_timeout",),
+    ),
+    Setting(
+        "session_max_lifetime", float, "Seconds after which a session counts as new again "
+        "whatever its use (AgentCore's maxLifetime, 28800 by default).",
+        default=DEFAULT_MAX_LIFETIME, client_keyword="session_max_lifetime",
+        proxy_keys=("session_max_lifetime",),
     ),
     Setting(
         "streaming", bool, "invoke() streams underneath (callbacks see every delta).",

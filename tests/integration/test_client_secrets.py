@@ -13,8 +13,10 @@ import pytest
 
 import agentcore_bridge
 from agentcore_bridge import AgentCoreClient, AgentCoreError
+from agentcore_bridge.completions import to_chat_completion
 from agentcore_bridge.local import LocalCredentials, LocalRuntime
 from agentcore_bridge.local.agents import json_answer, strands_stream
+from agentcore_bridge.results import StopSequences
 
 KEY_ID = "AKIASENTINELKEY00001"
 SECRET = "SENTINEL-SECRET-9f8e7d6c5b4a"
@@ -92,7 +94,15 @@ def test_no_secret_anywhere_with_debug_logging(
             aws_secret_access_key=SECRET, aws_session_token=TOKEN,
         )  # fmt: skip
         seen.extend([result, result.model_dump_json()])
-        seen.extend([completion, completion.to_openai(), repr(client), str(client), repr(bearer)])
+        seen.extend(
+            [
+                completion,
+                to_chat_completion(completion, "m", StopSequences(None)).model_dump_json(),
+                repr(client),
+                str(client),
+                repr(bearer),
+            ]
+        )
         dumps = [pickle.dumps(client), pickle.dumps(bearer), pickle.dumps(info.value)]
         client.close()
         bearer.close()

@@ -156,6 +156,8 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
     retries = _number(params, "max_retries", f"{where}.litellm_params", int, minimum=0)
     max_event = _number(params, "max_event_bytes", f"{where}.litellm_params", int, minimum=1)
     max_body = _number(params, "max_body_bytes", f"{where}.litellm_params", int, minimum=1)
+    idle = _number(params, "session_idle_timeout", f"{where}.litellm_params", float, minimum=1)
+    lifetime = _number(params, "session_max_lifetime", f"{where}.litellm_params", float, minimum=1)
     try:
         target = parse_target(runtime, region=region, qualifier=params.get("qualifier"))
         session = params.get("runtimeSessionId") or params.get("runtime_session_id")
@@ -178,12 +180,15 @@ def _model(name: str, params: dict[str, Any], where: str) -> ProxyModel:
             profile_name=params.get("aws_profile_name"),
             bearer_token=params.get("api_key") or params.get("bearer_token"),
             runtime_user_id=params.get("runtimeUserId"),
+            protocol=params.get("protocol", "http"),
             history=params.get("history", "auto"),
             payload_format=params.get("payload_format", "prompt"),
             timeout=timeout,
             max_retries=3 if retries is None else int(retries),
             max_event_bytes=_default("max_event_bytes") if max_event is None else int(max_event),
             max_body_bytes=_default("max_body_bytes") if max_body is None else int(max_body),
+            session_idle_timeout=_default("session_idle_timeout") if idle is None else idle,
+            session_max_lifetime=_default("session_max_lifetime") if lifetime is None else lifetime,
         )
     except InvalidRequestError as exc:
         raise ConfigError(f"{where} ({name}): {exc.message}") from None
