@@ -1,7 +1,8 @@
 """`make demo`: the main job, offline. An agent runs behind the embedded local AgentCore runtime
 (SigV4 verified, as AWS does) and is called the way an application calls a deployed one: from
 LangChain, streamed, from a LlamaIndex query engine, across a continued session, from the core
-client's async fan-out and from the seed's completion() call shape. No AWS account needed.
+client's async fan-out and from the seed's completion() call shape; then an A2A-protocol agent
+from LangChain. No AWS account needed.
 
 With AGENTCORE_RUNTIME_ARN set (and AWS credentials), the same calls go to that runtime.
 """
@@ -54,6 +55,47 @@ def runtime_to_call() -> Iterator[tuple[str, str | None, dict[str, Any]]]:
                 "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
             },
         )
+
+
+def a2a_step(out: Any) -> None:
+    """An agent deployed with AgentCore's A2A protocol, called from LangChain: the same chat
+    model with protocol="a2a" (AGENTCORE_A2A_RUNTIME_ARN names a deployed one)."""
+    out.write("\n7. an A2A agent (a2a-sdk server) from LangChain: protocol='a2a'\n")
+    arn = os.environ.get("AGENTCORE_A2A_RUNTIME_ARN")
+    if arn:
+        llm = ChatAgentCore(model=arn, protocol="a2a")
+        reply = llm.invoke("Hello")
+        out.write(f"   {reply.content} (task state {reply.response_metadata['a2a_task_state']})\n")
+        return
+    if os.environ.get("AGENTCORE_RUNTIME_ARN"):
+        out.write("   skipped: set AGENTCORE_A2A_RUNTIME_ARN to call a deployed A2A runtime\n")
+        return
+    from agentcore_bridge.local import LocalRuntime
+    from agentcore_bridge.local.agents import a2a_echo
+
+    with LocalRuntime() as local:
+        arn = local.add_agent("my-a2a-agent", a2a_echo.build_app(), protocol="a2a")
+        env = local.environment()
+        llm = ChatAgentCore(
+            model=arn, protocol="a2a", endpoint_url=local.endpoint_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )  # fmt: skip
+        card = llm.client.agent_card()
+        out.write(f"   agent card: {card['name']!r}, skills {[s['id'] for s in card['skills']]}\n")
+        out.write("   streamed: ")
+        for chunk in llm.stream("stream the answer"):
+            out.write(f"[{chunk.content}]" if chunk.content else "")
+        question = llm.invoke("input needed")
+        session = question.response_metadata["runtime_session_id"]
+        state = question.response_metadata["a2a_task_state"]
+        out.write(f"\n   the agent asks: {question.content!r} (task state {state})\n")
+        answer = llm.invoke(
+            [HumanMessage("input needed"), question, HumanMessage("Ada")],
+            runtime_session_id=session,
+        )
+        state = answer.response_metadata["a2a_task_state"]
+        out.write(f"   same session, the task continues: {indented(answer.content)} ({state})\n")
 
 
 def indented(text: object) -> str:
@@ -121,6 +163,7 @@ def main() -> int:
             aws_secret_access_key=settings.get("aws_secret_access_key"),
         )
         out.write(f"   {response.choices[0].message.content}\n   usage: {response.usage}\n")
+    a2a_step(out)
     return 0
 
 

@@ -26,6 +26,9 @@ def test_demo_runs_offline_and_shows_the_main_job() -> None:
     assert 'second call sent {"prompt": "What did I say?"}' in out
     assert "20 answers" in out
     assert "usage: prompt_tokens=34 completion_tokens=12 total_tokens=46" in out
+    assert "[Streamed][ answer][ for you.]" in out  # the A2A agent's artifact chunks
+    assert "the agent asks: 'What is your name?' (task state input-required)" in out
+    assert "same session, the task continues: Hello, Ada." in out
     assert result.stderr.count('"level": "INFO"') == 0
 
 
@@ -53,5 +56,6 @@ def test_demo_runs_against_the_runtime_in_agentcore_runtime_arn() -> None:
     assert result.returncode == 0, result.stderr
     assert f"calling the runtime in AGENTCORE_RUNTIME_ARN: {arn}" in result.stdout
     assert "local AgentCore runtime on" not in result.stdout  # no embedded runtime started
+    assert "set AGENTCORE_A2A_RUNTIME_ARN" in result.stdout
     assert len(calls) >= 25  # every step went to that runtime
     assert {c.status for c in calls} == {200}
