@@ -29,6 +29,7 @@ lint: sync
 bench: $(UV)
 	$(UV) sync --all-extras --locked --group bench
 	$(UV) run --locked --group bench python benchmarks/run.py --write docs/benchmarks.md
+	$(UV) run --locked --group bench python benchmarks/scale_bench.py --write docs/benchmarks-scale.md
 
 # The unit tests against the built wheel, installed without the source tree on the path, so a
 # packaging mistake cannot hide behind the editable install.
