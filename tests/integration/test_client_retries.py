@@ -1,6 +1,6 @@
 """Retries and timeouts, counted where they cannot lie: at the runtime, request by request.
 
-AGENTCORE.md: retry only what cannot have reached the agent (a connection that could not be
+The rule (RetryPolicy in client.py): retry only what cannot have reached the agent (a connection that could not be
 made, 429, 409 RetryableConflict, 500 and 503 from the service), with the same session id; never
 a 424, another 4xx, a read timeout, a connection broken after the request was sent, nor anything
 once a response byte arrived. Every test runs on the sync and the async path.

@@ -59,7 +59,7 @@ class TestChatAgentCoreUnit(ChatModelUnitTests):
 
     @property
     def has_tool_calling(self) -> bool:
-        return False  # agents run their own tools (DESIGN.md: out of scope)
+        return False  # agents run their own tools (README: out of scope)
 
     @property
     def has_structured_output(self) -> bool:

@@ -1,5 +1,5 @@
 """The recorded agent responses in tests/fixtures/shapes (see its recorders/) and the table
-that maps each AGENTCORE.md shape number to the fixtures showing it."""
+that maps each answer shape agents send (numbered, described below) to the fixtures showing it."""
 
 from __future__ import annotations
 
