@@ -55,6 +55,7 @@ FLOOR_STREAM = "raw aiohttp line reader (floor)"
 FLOOR_CPU = "raw signed urllib3 (floor)"
 CLIENT_CPU = "AgentCoreClient.invoke"
 CHAT_CPU = "ChatAgentCore.invoke"
+OTEL_CPU = "AgentCoreClient.invoke, OpenTelemetry SDK configured"
 BOTO3_CPU = "boto3 invoke_agent_runtime"
 LITELLM_CPU = "litellm.completion"
 
@@ -533,6 +534,25 @@ def cpu_child(name: str, n: int) -> dict[str, float]:
         def one() -> None:
             assert client.invoke("json").text == "ok"
 
+    elif name == OTEL_CPU:
+        # A configured SDK (spans to a no-op exporter, metrics to an in-memory reader): what a
+        # call costs when every call is a span and three metric recordings.
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(SpanExporter()))
+        trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        client = rt.client()
+        closers.append(client.close)
+
+        def one() -> None:
+            assert client.invoke("json").text == "ok"
+
     elif name == CHAT_CPU:
         chat = rt.chat()
 
@@ -572,7 +592,7 @@ def cpu_per_call(rt: Runtime, sizes: Sizes) -> Scenario:
     scenario = Scenario(
         f"Per-call CPU: {sizes.cpu_calls} sequential calls to an agent that answers at once"
     )
-    names = [FLOOR_CPU, CLIENT_CPU, CHAT_CPU, BOTO3_CPU]
+    names = [FLOOR_CPU, CLIENT_CPU, OTEL_CPU, CHAT_CPU, BOTO3_CPU]
     if installed("litellm"):
         names.append(LITELLM_CPU)
     else:
@@ -605,7 +625,38 @@ def cpu_per_call(rt: Runtime, sizes: Sizes) -> Scenario:
     )  # fmt: skip
     extra = (values[CHAT_CPU] - values[CLIENT_CPU]) * 1e3
     scenario.targets.append((f"{CHAT_CPU} <= client + 0.5 ms", extra <= 0.5, f"+{extra:.2f} ms"))
+    otel = (values[OTEL_CPU] - values[CLIENT_CPU]) * 1e3
+    scenario.notes.append(
+        f"With an OpenTelemetry SDK configured, a call costs {otel:+.3f} ms of client CPU more "
+        "(one span, three metric recordings); without one, the telemetry code does one dict "
+        "look-up per call."
+    )
+    if PREVIOUS_REPORT is not None:
+        previous = previous_ratio(PREVIOUS_REPORT, CLIENT_CPU)
+        if previous is not None:
+            now = values[CLIENT_CPU] / floor_cpu
+            scenario.targets.append((
+                f"{CLIENT_CPU} (no OpenTelemetry provider) x floor within 10% of the previous "
+                "report's", now <= previous * 1.1, f"{now:.3f}x now, {previous:.3f}x before",
+            ))  # fmt: skip
     return scenario
+
+
+PREVIOUS_REPORT: str | None = None
+"""The report being replaced (``--write``'s old content), for comparisons with its figures."""
+
+
+def previous_ratio(report: str, client: str) -> float | None:
+    """The ``x floor`` figure of ``client`` in the previous report's per-call CPU table."""
+    section = report.split("## Per-call CPU", 1)[-1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == client and len(cells) > 2:
+            try:
+                return float(cells[2])
+            except ValueError:
+                return None
+    return None
 
 
 # -- 4. memory ---------------------------------------------------------------------------------
@@ -1012,6 +1063,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fanout_child(args.fanout_child, args.n)))
         return 0
     sizes = SMOKE if args.smoke else FULL
+    global PREVIOUS_REPORT
+    if args.write and Path(args.write).exists() and not args.smoke:
+        PREVIOUS_REPORT = Path(args.write).read_text()
     print(f"machine: {os.cpu_count()} cores; {versions()}")
     for module, what in (("litellm", "LiteLLM baselines"), ("matplotlib", "the fan-out plot")):
         if not installed(module):
