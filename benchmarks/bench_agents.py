@@ -39,14 +39,17 @@ async def ticks(count: int, interval: float) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "response.output_text.delta", "delta": f"{now:.6f} ", "sent_at": now}
 
 
-def start_runtime(agent_file: Path | None = None) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_runtime(
+    agent_file: Path | None = None, more_agents: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """``agentcore-local --in-process`` hosting ``agent_file``'s ``app`` (default: this module's)
     in its own process, and the environment it prints (endpoint, credentials, region,
-    AGENTCORE_RUNTIME_ARN): client CPU is then the client's own."""
+    AGENTCORE_RUNTIME_ARN): client CPU is then the client's own. ``more_agents``: further CLI
+    arguments (``--protocol a2a --agent name=path:app``)."""
     agent = agent_file or Path(__file__).resolve()
     process = subprocess.Popen(
         [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={agent}:app"],
+         "--agent", f"bench={agent}:app", *more_agents],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert process.stdout is not None

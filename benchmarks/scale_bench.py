@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 
 SLEEP = "sleep 0.2"
 HTTP, A2A = "AgentCoreClient.astream (HTTP protocol)", "AgentCoreClient.astream (A2A protocol)"
@@ -51,21 +51,12 @@ class Report:
 
 
 def start_runtime() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentcore_bridge.local.cli", "--in-process", "--port", "0",
-         "--agent", f"bench={HERE / 'bench_prompt_agent.py'}:app",
-         "--protocol", "a2a", "--agent", f"a2abench={HERE / 'bench_a2a_agent.py'}:app"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = []
-    deadline = time.monotonic() + 60
-    while not (line := process.stdout.readline()).startswith("Ctrl-C"):
-        if (not line and process.poll() is not None) or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("agentcore-local did not start")
-        lines.append(line)
-    env = dict(re.findall(r"export (\w+)=(\S+)", "".join(lines)))
+    from bench_agents import start_runtime as start
+
+    a2a_agent = f"a2abench={HERE / 'bench_a2a_agent.py'}:app"
+    process, env = start(
+        HERE / "bench_prompt_agent.py", ("--protocol", "a2a", "--agent", a2a_agent)
+    )
     env["BENCH_A2A_ARN"] = env["AGENTCORE_RUNTIME_ARN"].rsplit("/", 1)[0] + "/a2abench"
     env["BENCH_SERVER_PID"] = str(process.pid)
     return process, env

@@ -19,6 +19,16 @@ T = TypeVar("T")
 MODES = ("sync", "async")
 
 
+def local_settings(local: LocalRuntime, **extra: Any) -> dict[str, Any]:
+    """Connection settings for ``local``: its endpoint and the credentials it verifies."""
+    return {
+        "endpoint_url": local.endpoint_url,
+        "aws_access_key_id": local.credentials.access_key_id,
+        "aws_secret_access_key": local.credentials.secret_access_key,
+        **extra,
+    }
+
+
 def make_client(local: LocalRuntime, arn: str | None, **options: Any) -> AgentCoreClient:
     """A client for ``arn`` on the local runtime, signing with its credentials, fast retries."""
     settings: dict[str, Any] = {

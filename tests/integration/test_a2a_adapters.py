@@ -16,11 +16,12 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
-from client_support import attempts
+from client_support import attempts, local_settings
 from langchain_core.chat_history import InMemoryChatMessageHistory
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from llama_index.core.llms import ChatMessage
+from support.a2a_cases import CASES, MODES
 
 from agentcore_bridge import AgentError, acompletion, completion
 from agentcore_bridge.local import LocalRuntime
@@ -29,16 +30,6 @@ from agentcore_bridge.proxy import create_app
 from agentcore_bridge.proxy.config import build_config
 from langchain_agentcore import ChatAgentCore
 from llama_index_agentcore import AgentCore
-
-CASES: dict[str, tuple[str, str | None, str | None]] = {
-    "message": ("hello there", "Echo: hello there", None),
-    "artifact-chunks": ("stream please", "Streamed answer for you.", "completed"),
-    "status-only": ("status please", "Status-only answer.", "completed"),
-    "input-required": ("input please", a2a_echo.INPUT_QUESTION, "input-required"),
-    "failed": ("fail please", None, "failed"),
-    "jsonrpc-error": ("error please", None, None),
-}
-MODES = ("invoke", "stream", "ainvoke", "astream")
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +44,7 @@ def arn(local: LocalRuntime) -> str:
 
 
 def params(local: LocalRuntime, arn: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": arn,
-        "protocol": "a2a",
-        "endpoint_url": local.endpoint_url,
-        "aws_access_key_id": local.credentials.access_key_id,
-        "aws_secret_access_key": local.credentials.secret_access_key,
-        **extra,
-    }
+    return local_settings(local, model=arn, protocol="a2a", **extra)
 
 
 def langchain_call(llm: ChatAgentCore, mode: str, text: Any, **kw: Any) -> tuple[str, dict]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from client_support import attempts, make_client, run_async
+from support.a2a_cases import CASES, MODES
 
 from agentcore_bridge import (
     AgentCoreClient,
@@ -27,18 +28,6 @@ from agentcore_bridge import (
 )
 from agentcore_bridge.local import Fault, LocalRuntime
 from agentcore_bridge.local.agents import a2a_echo, a2a_strands
-
-STREAMED = "Streamed answer for you."
-CASES: dict[str, tuple[str, str | None, str | None]] = {
-    # case: (text sent, expected answer or None for an AgentError, expected task state)
-    "message": ("hello there", "Echo: hello there", None),
-    "artifact-chunks": ("stream please", STREAMED, "completed"),
-    "status-only": ("status please", "Status-only answer.", "completed"),
-    "input-required": ("input please", a2a_echo.INPUT_QUESTION, "input-required"),
-    "failed": ("fail please", None, "failed"),
-    "jsonrpc-error": ("error please", None, None),
-}
-MODES = ("invoke", "stream", "ainvoke", "astream")
 
 
 @pytest.fixture(scope="module")

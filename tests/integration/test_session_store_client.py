@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from client_support import local_settings
 from support.redis_server import RedisServer, require_redis_server
 from support.session_workers import chat_worker
 
@@ -44,13 +45,11 @@ def arn(local: LocalRuntime) -> str:
 
 
 def settings(local: LocalRuntime, arn: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": arn,
-        "endpoint_url": local.endpoint_url,
-        "aws_access_key_id": local.credentials.access_key_id,
-        "aws_secret_access_key": local.credentials.secret_access_key,
-        **extra,
-    }
+    return local_settings(local, model=arn, **extra)
+
+
+def store_client(local: LocalRuntime, arn: str, store: str, **options: Any) -> AgentCoreClient:
+    return AgentCoreClient(arn, **local_settings(local, session_store=store, **options))
 
 
 def prompt_of(reply: str) -> str:
@@ -161,8 +160,7 @@ def test_an_idle_session_counts_as_new_again(
     redis_server: RedisServer, local: LocalRuntime, arn: str, store: str
 ) -> None:
     url = redis_server.url if store == "redis" else "memory"
-    client = AgentCoreClient(arn, **{k: v for k, v in settings(local, arn).items() if k != "model"},
-                             session_store=url, session_idle_timeout=1.0)  # fmt: skip
+    client = store_client(local, arn, url, session_idle_timeout=1.0)
     received = prompts(client, new_session_id(), gaps=[0.2, 1.3])
     assert received[:2] == ["one", "two"]
     assert received[2] == "User: one\nAssistant: ok\nUser: two\nAssistant: ok\nUser: three"
@@ -173,8 +171,7 @@ def test_a_session_older_than_its_lifetime_counts_as_new_again(
     redis_server: RedisServer, local: LocalRuntime, arn: str, store: str
 ) -> None:
     url = redis_server.url if store == "redis" else "memory"
-    client = AgentCoreClient(arn, **{k: v for k, v in settings(local, arn).items() if k != "model"},
-                             session_store=url, session_max_lifetime=1.5)  # fmt: skip
+    client = store_client(local, arn, url, session_max_lifetime=1.5)
     received = prompts(client, new_session_id(), gaps=[0.8, 0.9])
     assert received[:2] == ["one", "two"]  # busy, but 1.7 s old at turn 3
     assert received[2].startswith("User: one\n")
@@ -185,10 +182,7 @@ def test_redis_down_mid_run_answers_warns_and_recovers(
 ) -> None:
     require_redis_server()
     with RedisServer() as server:
-        client = AgentCoreClient(
-            arn, **{k: v for k, v in settings(local, arn).items() if k != "model"},
-            session_store=server.url,
-        )  # fmt: skip
+        client = store_client(local, arn, server.url)
         session = new_session_id()
         first = client.invoke(conversation_after(TURNS[:1]), session_id=session)
         assert json.loads(first.text)["payload"]["prompt"] == "one"
@@ -223,10 +217,7 @@ def test_redis_down_mid_run_answers_warns_and_recovers(
 def test_a_hung_redis_costs_at_most_the_store_timeout(local: LocalRuntime, arn: str) -> None:
     require_redis_server()
     with RedisServer() as server:
-        client = AgentCoreClient(
-            arn, **{k: v for k, v in settings(local, arn).items() if k != "model"},
-            session_store=server.url,
-        )  # fmt: skip
+        client = store_client(local, arn, server.url)
         client.invoke("warm up")
         server.pause()
         try:

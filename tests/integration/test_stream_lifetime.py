@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from client_support import local_settings
 from llama_index.core.llms import ChatMessage
 from support.agents import first_event_then_hang
 
@@ -54,13 +55,7 @@ def silent(local: LocalRuntime) -> str:
     return local.add_agent(f"lifetime-silent-{time.monotonic_ns()}", agent)
 
 
-def settings(local: LocalRuntime, **extra: Any) -> dict[str, Any]:
-    return {
-        "endpoint_url": local.endpoint_url,
-        "aws_access_key_id": local.credentials.access_key_id,
-        "aws_secret_access_key": local.credentials.secret_access_key,
-        **extra,
-    }
+settings = local_settings
 
 
 # Each opener makes its object inline and returns only an iterator of text pieces: nothing

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from client_support import local_settings
 from langchain_core.runnables import RunnableLambda
 from llama_index.core.llms import ChatMessage
 from opentelemetry import metrics, trace
@@ -20,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
-from support.agents import first_event_then_hang
+from support.agents import cancel_after_first, first_event_then_hang
 
 from agentcore_bridge import AgentCoreClient, AgentError
 from agentcore_bridge.local import Fault, LocalRuntime
@@ -103,13 +104,7 @@ def echo_agent(local: LocalRuntime) -> str:
 
 
 def kw(local: LocalRuntime, **extra: Any) -> dict[str, Any]:
-    return {
-        "endpoint_url": local.endpoint_url,
-        "aws_access_key_id": local.credentials.access_key_id,
-        "aws_secret_access_key": local.credentials.secret_access_key,
-        "retry_base_delay": 0.01,
-        **extra,
-    }
+    return local_settings(local, retry_base_delay=0.01, **extra)
 
 
 def check_common(span: ReadableSpan, local: LocalRuntime, arn: str, session: str) -> None:
@@ -192,18 +187,11 @@ def test_a_cancelled_astream_ends_its_span_as_cancelled(
 
     async def main() -> None:
         client = AgentCoreClient(arn, **kw(local))
-        stream = await client.astream("hi")
-        first = asyncio.Event()
 
-        async def consume() -> None:
-            async for _ in stream:
-                first.set()
+        async def pieces() -> AsyncIterator[str]:
+            return (await client.astream("hi")).text()
 
-        task = asyncio.create_task(consume())
-        await asyncio.wait_for(first.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        assert await cancel_after_first(pieces) == "first "
         await client.aclose()
 
     asyncio.run(main())
