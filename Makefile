@@ -38,7 +38,7 @@ wheel-test: $(UV)
 	$(UV) build --wheel --out-dir dist
 	$(UV) venv --quiet .wheel-venv
 	$(UV) pip install --quiet --python .wheel-venv/bin/python "$$(ls dist/*.whl)[all]" \
-		pytest hypothesis
+		pytest hypothesis pytest-asyncio pytest-timeout
 	.wheel-venv/bin/python -c "import agentcore_bridge as m; assert '.wheel-venv' in m.__file__, m.__file__"
 	cd tests && ../.wheel-venv/bin/python -m pytest -p no:cacheprovider -c ../pyproject.toml \
 		--rootdir .. unit
