@@ -57,6 +57,8 @@ DEFAULT_IDLE_TIMEOUT = 900.0
 DEFAULT_MAX_LIFETIME = 28_800.0
 """Seconds: AgentCore ends a runtime session this old, busy or not (its default lifetime)."""
 ENV_VAR = "AGENTCORE_SESSION_STORE"
+PREFIX_ENV_VAR = "AGENTCORE_SESSION_STORE_PREFIX"
+"""The Redis key prefix for stores made from a URL (default ``agentcore:session:``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -803,7 +805,8 @@ def session_store_from(value: str | SessionStore | None = None) -> SessionStore:
 
     None: the ``AGENTCORE_SESSION_STORE`` environment variable (unset or empty: a new
     :class:`MemorySessionStore`); ``"memory"``: a new :class:`MemorySessionStore`; a
-    ``redis://`` or ``rediss://`` URL: a :class:`RedisSessionStore`; a store object: itself.
+    ``redis://`` or ``rediss://`` URL: a :class:`RedisSessionStore` (its key prefix from
+    ``AGENTCORE_SESSION_STORE_PREFIX`` when set); a store object: itself.
     """
     origin = "session store"
     if value is None:
@@ -818,7 +821,8 @@ def session_store_from(value: str | SessionStore | None = None) -> SessionStore:
         except ValueError:
             scheme = ""
         if scheme in ("redis", "rediss"):
-            return RedisSessionStore(text)
+            prefix = os.environ.get(PREFIX_ENV_VAR, "").strip()
+            return RedisSessionStore(text, prefix=prefix) if prefix else RedisSessionStore(text)
         raise InvalidRequestError(
             f"{origin} must be 'memory' or a redis:// or rediss:// URL, got {redact_url(text)!r}"
         )

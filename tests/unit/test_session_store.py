@@ -21,6 +21,7 @@ from agentcore_bridge.session_store import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_LIFETIME,
     MemorySessionStore,
+    RedisSessionStore,
     SessionRecord,
     SessionStore,
     redact_url,
@@ -377,3 +378,12 @@ def test_importing_the_store_module_does_not_import_redis() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_prefix_variable_names_the_redis_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTCORE_SESSION_STORE_PREFIX", "myapp:sessions:")
+    store = session_store_from("redis://127.0.0.1:6399/0")
+    assert isinstance(store, RedisSessionStore)
+    assert store.key("abc") == "myapp:sessions:abc"
+    monkeypatch.delenv("AGENTCORE_SESSION_STORE_PREFIX")
+    assert session_store_from("redis://127.0.0.1:6399/0").key("abc") == "agentcore:session:abc"
