@@ -98,6 +98,106 @@ def a2a_step(out: Any) -> None:
         out.write(f"   same session, the task continues: {indented(answer.content)} ({state})\n")
 
 
+def mcp_tools_step(out: Any) -> None:
+    """Tools served over MCP by an AgentCore runtime, used by agents: a LangGraph agent (model
+    node, ToolNode) and a LlamaIndex FunctionAgent, each driven by a scripted tool-calling model
+    (no LLM needed) that asks for add(2, 3), then answers with the tool's result. The MCP server
+    runs on the local runtime (AGENTCORE_MCP_RUNTIME_ARN names a deployed one: its tools listed)."""
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage, ToolMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
+    from llama_index.core.llms import MockFunctionCallingLLM
+
+    from langchain_agentcore import load_agentcore_tools
+    from llama_index_agentcore import AgentCoreToolSpec
+
+    out.write("\n8. MCP tools on AgentCore: a LangGraph and a LlamaIndex agent call add(2, 3)\n")
+    deployed = os.environ.get("AGENTCORE_MCP_RUNTIME_ARN")
+    if deployed:
+        names = [t.name for t in asyncio.run(load_agentcore_tools(deployed))]
+        out.write(f"   tools of {deployed}: {names}\n")
+        return
+    if os.environ.get("AGENTCORE_RUNTIME_ARN"):
+        out.write("   (an MCP server on a local runtime: no MCP runtime named)\n")
+
+    class ScriptedToolCaller(BaseChatModel):
+        """Asks for add(2, 3), then answers with what the tool returned."""
+
+        @property
+        def _llm_type(self) -> str:
+            return "scripted-tool-caller"
+
+        def _generate(
+            self, messages: list[BaseMessage], stop: list[str] | None = None,
+            run_manager: Any = None, **kwargs: Any,
+        ) -> ChatResult:  # fmt: skip
+            last = messages[-1]
+            if isinstance(last, ToolMessage):
+                reply = AIMessage(f"2 + 3 = {last.text}")
+            else:
+                call = {
+                    "name": "add",
+                    "args": {"a": 2, "b": 3},
+                    "id": "call-1",
+                    "type": "tool_call",
+                }
+                reply = AIMessage("", tool_calls=[call])
+            return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    def scripted_llama(messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        results = [m for m in messages if m.role == MessageRole.TOOL]
+        if results:
+            return ChatMessage(role=MessageRole.ASSISTANT, content=f"2 + 3 = {results[-1].content}")
+        call = ToolCallBlock(tool_call_id="call-1", tool_name="add", tool_kwargs={"a": 2, "b": 3})
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
+
+    from agentcore_bridge.local import LocalRuntime
+    from agentcore_bridge.local.agents import mcp_tools
+
+    with LocalRuntime() as local:
+        arn = local.add_agent("my-mcp-tools", mcp_tools.build_app(), protocol="mcp")
+        env = local.environment()
+        settings = {
+            "endpoint_url": local.endpoint_url,
+            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        }
+
+        async def run() -> tuple[list[str], str, str]:
+            tools = await load_agentcore_tools(arn, **settings)
+            model = ScriptedToolCaller()
+
+            async def call_model(state: MessagesState) -> dict[str, list[BaseMessage]]:
+                return {"messages": [await model.ainvoke(state["messages"])]}
+
+            graph = StateGraph(MessagesState)
+            graph.add_node("model", call_model)
+            graph.add_node("tools", ToolNode(tools))
+            graph.add_edge(START, "model")
+            graph.add_conditional_edges("model", tools_condition)
+            graph.add_edge("tools", "model")
+            state = await graph.compile().ainvoke({"messages": [HumanMessage("What is 2 + 3?")]})
+            langgraph_answer = str(state["messages"][-1].content)
+
+            spec = AgentCoreToolSpec(arn, **settings)
+            llama_tools: list[Any] = await spec.to_tool_list_async()
+            agent = FunctionAgent(
+                tools=llama_tools,
+                llm=MockFunctionCallingLLM(response_generator=scripted_llama),
+            )
+            llama_answer = str(await agent.run("What is 2 + 3?"))
+            return [t.name for t in tools], langgraph_answer, llama_answer
+
+        names, langgraph_answer, llama_answer = asyncio.run(run())
+        out.write(f"   the MCP runtime's tools: {names}\n")
+        out.write(f"   LangGraph agent: {langgraph_answer}\n")
+        out.write(f"   LlamaIndex FunctionAgent: {llama_answer}\n")
+
+
 def indented(text: object) -> str:
     return str(text).replace("\n", "\n   | ")
 
@@ -164,6 +264,7 @@ def main() -> int:
         )
         out.write(f"   {response.choices[0].message.content}\n   usage: {response.usage}\n")
     a2a_step(out)
+    mcp_tools_step(out)
     return 0
 
 
