@@ -81,7 +81,8 @@ _SCAN_LIMIT = 65_536
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]*)"')
 # Headers worth signing besides host: what AgentCore reads. Hop-by-hop headers, httpx's own
 # (user-agent, accept-encoding, connection) and the trace id stay out, as botocore leaves them.
-_SIGNED_PREFIXES = ("content-type", "accept", "mcp-", "x-amz", "traceparent", "tracestate")
+_SIGNED_NAMES = frozenset({"content-type", "accept", "traceparent", "tracestate"})
+_SIGNED_PREFIXES = ("mcp-", "x-amz")
 _SIGNATURE_HEADERS = ("authorization", "x-amz-date", "x-amz-security-token")
 
 
@@ -202,7 +203,7 @@ class AgentCoreAuth(httpx.Auth):
             return
         to_sign = {"host": request.headers["host"]}
         for name, value in request.headers.items():
-            if name.startswith(_SIGNED_PREFIXES):
+            if name in _SIGNED_NAMES or name.startswith(_SIGNED_PREFIXES):
                 to_sign[name] = value
         # The URL exactly as it goes on the wire: the ARN stays percent-encoded once.
         url = f"{request.url.scheme}://{request.url.netloc.decode()}{request.url.raw_path.decode()}"

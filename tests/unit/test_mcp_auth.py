@@ -542,3 +542,19 @@ def test_an_error_declaring_a_huge_body_is_judged_unread() -> None:
     ):
         client.post(URL, content=INITIALIZE, headers=mcp_headers())
     assert len(sent) == 1  # not retried: a retry would make httpx read that body
+
+
+def test_signed_headers_are_what_agentcore_reads() -> None:
+    request = httpx.Request(
+        "POST", URL, content=INITIALIZE,
+        headers=mcp_headers(**{
+            "Accept-Encoding": "gzip", "Connection": "keep-alive", "User-Agent": "x",
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "s" * 40, "Mcp-Protocol-Version": "v",
+        }),
+    )  # fmt: skip
+    signed = next(AgentCoreAuth.sigv4(creds(), "eu-west-1").sync_auth_flow(request))
+    names = signed.headers["authorization"].split("SignedHeaders=")[1].split(",")[0]
+    assert names == (
+        "accept;content-type;host;mcp-protocol-version;x-amz-date;x-amz-security-token;"
+        "x-amzn-bedrock-agentcore-runtime-session-id"
+    )
