@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import (
+from proxy_support import Runtime, serve, write_config
+from seed_configs import (
     BAD_SECRET,
     BAD_SECRET_MODEL,
     ECHO_ARN,
@@ -36,10 +37,7 @@ from conftest import (
     THROTTLED_ARN,
     THROTTLED_MODEL,
     Proxy,
-    Runtime,
     model_entry,
-    serve,
-    write_config,
 )
 
 from agentcore_bridge.local import Fault
@@ -987,6 +985,8 @@ def test_schemathesis_against_the_openapi_document(proxy: Proxy) -> None:
         "POST /v1/chat/completions",
         "GET /v1/models",
         "GET /health",
+        "GET /health/liveliness",
+        "GET /health/readiness",
     }
 
     def fuzz(operation: Any, mode: GenerationMode) -> None:

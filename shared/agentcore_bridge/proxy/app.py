@@ -2,20 +2,25 @@
 
 Sessions: a caller names the AgentCore session with the ``X-AgentCore-Session-Id`` request
 header and reads the session used from the same response header; without it each request gets
-a fresh session (or the model's configured ``runtimeSessionId``). The OpenAI ``user`` field
-becomes the runtime user id. Every API route needs ``Authorization: Bearer <master key>``.
+a fresh session (or the model's configured ``runtimeSessionId``). A model with several
+deployments keeps each session on one of them and spreads the rest (``routing``); limits answer
+429 with ``Retry-After``. The OpenAI ``user`` field becomes the runtime user id. Every API route
+needs ``Authorization: Bearer <master key>``; the health routes need none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -28,25 +33,45 @@ from agentcore_bridge.errors import (
     InvalidRequestError,
     ThrottlingError,
 )
-from agentcore_bridge.proxy.config import ProxyConfig, ProxyModel
+from agentcore_bridge.proxy.bindings import SessionBindings
+from agentcore_bridge.proxy.config import (
+    CONFIG_ENV,
+    Deployment,
+    ProxyConfig,
+    ProxyModel,
+    load_config,
+)
+from agentcore_bridge.proxy.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from agentcore_bridge.proxy.openapi import openapi_document
+from agentcore_bridge.proxy.redis_link import RedisLink
+from agentcore_bridge.proxy.routing import RateLimited, Router
 from agentcore_bridge.results import StopSequences
+from agentcore_bridge.sessions import validate_session_id
 from agentcore_bridge.telemetry import ServerSpan, start_server_span
 
 SESSION_HEADER = "X-AgentCore-Session-Id"
 access_log = logging.getLogger("agentcore_bridge.proxy.access")
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
     """An OpenAI-shaped error answer."""
 
-    def __init__(self, status: int, message: str, kind: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.code = status, message, kind, code
+        self.headers = dict(headers or {})
 
-    def response(self, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.kind, "code": self.code}}
-        return JSONResponse(body, status_code=self.status, headers=dict(headers or {}))
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def upstream_error(error: AgentCoreError) -> ApiError:
@@ -55,7 +80,7 @@ def upstream_error(error: AgentCoreError) -> ApiError:
     if isinstance(error, InvalidRequestError):
         return ApiError(400, message, "invalid_request_error", "invalid_request")
     if isinstance(error, ThrottlingError):
-        return ApiError(429, message, "rate_limit_error", "rate_limited")
+        return ApiError(429, message, "rate_limit_error", "rate_limited", {"Retry-After": "1"})
     if isinstance(error, AgentCoreTimeoutError):
         return ApiError(504, message, "upstream_timeout", "upstream_timeout")
     if isinstance(error, AccessDeniedError):
@@ -63,17 +88,38 @@ def upstream_error(error: AgentCoreError) -> ApiError:
     return ApiError(502, message, "upstream_error", type(error).__name__)
 
 
+def rate_limited(limited: RateLimited) -> ApiError:
+    """OpenAI's 429 for a limit of ours, with the seconds to wait."""
+    return ApiError(
+        429,
+        str(limited),
+        "requests",
+        "rate_limit_exceeded",
+        {"Retry-After": str(limited.retry_after)},
+    )
+
+
+def router_for(config: ProxyConfig) -> tuple[Router, RedisLink | None]:
+    """The router for ``config``: counts and bindings in the shared Redis when one is
+    configured, else in this process."""
+    if config.shared_redis_url is None:
+        return Router(config, MemoryRateLimiter()), None
+    link = RedisLink(config.shared_redis_url)
+    limiter: RateLimiter = RedisRateLimiter(link)
+    return Router(config, limiter, SessionBindings(link)), link
+
+
 def create_app(config: ProxyConfig) -> Starlette:
     """The proxy app for ``config``. With no master key the API is open (the CLI allows that
     only on loopback and only when asked)."""
+    router, link = router_for(config)
+    master_key = None if config.master_key is None else config.master_key.encode()
 
     def authorize(request: Request) -> None:
-        if config.master_key is None:
+        if master_key is None:
             return
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            key.strip().encode(), config.master_key.encode()
-        ):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(key.strip().encode(), master_key):
             raise ApiError(
                 401,
                 "missing or wrong API key: send Authorization: Bearer <key>",
@@ -134,18 +180,66 @@ def create_app(config: ProxyConfig) -> Starlette:
             authorize(request)
             body = await read_json(request)
             model = _model(config, body)
-            record.update(model=model.name, stream=bool(body.get("stream")))
-            call = _call_options(request, body, model)
-            record["session_id"] = call["session_id"]
+            stream = bool(body.get("stream"))
+            record.update(model=model.name, stream=stream)
+            user = _user(body)
+            session = _session(request, model)
+            record["session_id"] = session
             stop = StopSequences(_stop(body))
-            if body.get("stream"):
-                return await _stream(model, body, call, stop, record, started, span)
-            completion = await model.client.ainvoke(body["messages"], **call)
+            tried: list[str] = []
+            failure: AgentCoreError | None = None
+            while True:
+                try:
+                    choice = await router.choose(model, session, tried)
+                except RateLimited as limited:
+                    if failure is not None:
+                        raise failure from None
+                    raise rate_limited(limited) from None
+                if choice is None:
+                    assert failure is not None
+                    raise failure
+                deployment = choice.deployment
+                record["deployment"] = deployment.id
+                call = {"session_id": choice.session_id, "user_id": user}
+                router.started(deployment)
+                try:
+                    if stream:
+                        return await _stream(
+                            router, model, deployment, body, call, stop, record, started, span
+                        )
+                    completion = await deployment.client.ainvoke(body["messages"], **call)
+                except AgentCoreError as error:
+                    router.finished(deployment)
+                    if not error.retryable:
+                        raise
+                    router.failed(deployment)
+                    if session is not None:
+                        raise  # a session never moves to another runtime
+                    tried.append(deployment.id)
+                    failure = error
+                    logger.info(
+                        "model %s: deployment %s failed before reaching its agent (%s); "
+                        "trying another", model.name, deployment.id, type(error).__name__,
+                    )  # fmt: skip
+                    continue
+                except BaseException:
+                    router.finished(deployment)
+                    raise
+                router.finished(deployment)
+                break
             record["session_id"] = completion.session_id
             answer = to_chat_completion(completion, model.name, stop)
             headers = {SESSION_HEADER: completion.session_id or ""}
             _log(record, 200, started)
-            return JSONResponse(answer.model_dump(exclude_none=True), headers=headers)
+            usage = completion.usage
+            background = (
+                BackgroundTask(router.record_usage, deployment, usage)
+                if usage is not None and deployment.tpm is not None
+                else None
+            )
+            return JSONResponse(
+                answer.model_dump(exclude_none=True), headers=headers, background=background
+            )
         except AgentCoreError as error:
             api_error = upstream_error(error)
         except ApiError as error:
@@ -167,8 +261,39 @@ def create_app(config: ProxyConfig) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "models": len(config.models)})
 
+    async def liveliness(request: Request) -> Response:
+        return JSONResponse("I'm alive!")
+
+    async def readiness(request: Request) -> Response:
+        redis = None
+        if link is not None:
+            redis = "connected" if await link.ping() else "unavailable"
+        return JSONResponse({
+            "status": "healthy",
+            "pid": os.getpid(),
+            "models": len(config.models),
+            "deployments": sum(len(m.deployments) for m in config.models.values()),
+            "routing_strategy": config.routing_strategy,
+            "session_store": "redis" if config.shared_redis_url else "memory",
+            "redis": redis,
+        })  # fmt: skip
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # Open streams have finished (or were cut at the grace period): close what is pooled.
+        for model in config.models.values():
+            for deployment in model.deployments:
+                with contextlib.suppress(Exception):
+                    await deployment.client.aclose()
+        if link is not None:
+            await link.aclose()
+        if config.session_store is not None:
+            with contextlib.suppress(Exception):
+                await config.session_store.aclose()
 
     return Starlette(
         routes=[
@@ -177,10 +302,22 @@ def create_app(config: ProxyConfig) -> Starlette:
             Route("/v1/models", models, methods=["GET"]),
             Route("/models", models, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/health/liveliness", liveliness, methods=["GET"]),
+            Route("/health/liveness", liveliness, methods=["GET"]),
+            Route("/health/readiness", readiness, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={404: _not_found, 405: _not_allowed},
+        lifespan=lifespan,
     )
+
+
+def app_from_environment() -> Starlette:
+    """The app for the config file ``AGENTCORE_PROXY_CONFIG`` names: what each process of
+    ``agentcore-proxy --workers N`` serves (uvicorn imports it as a factory)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    return create_app(load_config(os.environ[CONFIG_ENV]))
 
 
 def _too_large(limit: int) -> ApiError:
@@ -251,18 +388,28 @@ def _stop(body: Mapping[str, Any]) -> list[str] | None:
     )
 
 
-def _call_options(request: Request, body: Mapping[str, Any], model: ProxyModel) -> dict[str, Any]:
+def _user(body: Mapping[str, Any]) -> str | None:
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise ApiError(400, "user must be a string", "invalid_request_error", "invalid_user")
-    return {
-        "session_id": request.headers.get(SESSION_HEADER) or model.default_session_id,
-        "user_id": user or None,
-    }
+    return user or None
+
+
+def _session(request: Request, model: ProxyModel) -> str | None:
+    """The session the caller names (checked before any routing), else the model's own."""
+    session = request.headers.get(SESSION_HEADER) or model.default_session_id
+    if session is None:
+        return None
+    try:
+        return validate_session_id(session)
+    except InvalidRequestError as error:
+        raise upstream_error(error) from None
 
 
 async def _stream(
+    router: Router,
     model: ProxyModel,
+    deployment: Deployment,
     body: Mapping[str, Any],
     call: dict[str, Any],
     stop: StopSequences,
@@ -270,8 +417,9 @@ async def _stream(
     started: float,
     span: ServerSpan | None = None,
 ) -> Response:
-    # Upstream failures before the first byte still get their own status.
-    events = await model.client.astream(body["messages"], keep_content=False, **call)
+    # Upstream failures before the first byte still get their own status (and may move a
+    # request without a session to another deployment): astream raises them here.
+    events = await deployment.client.astream(body["messages"], keep_content=False, **call)
     record["session_id"] = events.session_id
     options = body.get("stream_options") or {}
     maker = ChunkMaker(model.name, events.session_id, bool(options.get("include_usage")))
@@ -298,9 +446,11 @@ async def _stream(
                 }
             )
         finally:
+            router.finished(deployment)
             _log(record, status, started)
             if span is not None:
                 span.end(status)
+        await router.record_usage(deployment, events.completion.usage)
 
     return StreamingResponse(
         frames(),

@@ -1,16 +1,33 @@
-"""``agentcore-proxy --config config.yaml``: serve the OpenAI-compatible proxy with uvicorn."""
+"""``agentcore-proxy --config config.yaml``: serve the OpenAI-compatible proxy with uvicorn.
+
+``--workers N`` runs N processes on one port (each loads the config); ``--graceful-timeout``
+is how long open streams may run on after SIGTERM or SIGINT (new connections are refused at
+once). A master key shorter than 16 characters, or a published example such as ``sk-1234``, is
+refused off loopback and warned about on it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
 import logging
+import os
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
 from agentcore_bridge.proxy.app import create_app
-from agentcore_bridge.proxy.config import MASTER_KEY_ENV, ConfigError, load_config
+from agentcore_bridge.proxy.config import (
+    CONFIG_ENV,
+    MASTER_KEY_ENV,
+    ConfigError,
+    load_config,
+    master_key_weakness,
+)
+
+DEFAULT_GRACE_SECONDS = 30.0
 
 
 def _is_loopback(host: str) -> bool:
@@ -22,6 +39,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _after_graceful_shutdown(number: int, frame: FrameType | None) -> None:
+    """The re-raised stop signal, after uvicorn let open requests finish."""
+
+
+def _fail(message: str) -> int:
+    print(f"agentcore-proxy: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentcore-proxy", description=__doc__)
     parser.add_argument("--config", required=True, help="the seed's config.yaml (model_list)")
@@ -31,29 +57,78 @@ def main(argv: list[str] | None = None) -> int:
         "--allow-open", action="store_true",
         help="run without a master key (only on a loopback address)",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="worker processes sharing the port (default 1); give them a shared "
+        "general_settings.session_store so they keep one session history",
+    )  # fmt: skip
+    parser.add_argument(
+        "--graceful-timeout", type=float, default=DEFAULT_GRACE_SECONDS, metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long open requests and streams may finish (default 30)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    if args.workers < 1:
+        return _fail("--workers must be at least 1")
+    if args.graceful_timeout < 0:
+        return _fail("--graceful-timeout must be 0 or more seconds")
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        print(f"agentcore-proxy: {error.message}", file=sys.stderr)
-        return 2
+        return _fail(error.message)
+    loopback = _is_loopback(args.host)
     if config.master_key is None:
         if not args.allow_open:
-            print(
-                "agentcore-proxy: no master key: set general_settings.master_key in the config "
-                f"or {MASTER_KEY_ENV}, or pass --allow-open to run without one on loopback",
-                file=sys.stderr,
+            return _fail(
+                "no master key: set general_settings.master_key in the config or "
+                f"{MASTER_KEY_ENV}, or pass --allow-open to run without one on loopback"
             )
-            return 2
-        if not _is_loopback(args.host):
-            print(
-                "agentcore-proxy: --allow-open is only allowed on a loopback host", file=sys.stderr
+        if not loopback:
+            return _fail("--allow-open is only allowed on a loopback host")
+    elif (weakness := master_key_weakness(config.master_key)) is not None:
+        if not loopback:
+            return _fail(
+                f"the master key is too weak to listen on {args.host}: {weakness}; use a long "
+                'random key (e.g. python -c \'import secrets; print("sk-" + '
+                "secrets.token_urlsafe(32))')"
             )
-            return 2
+        print(
+            f"agentcore-proxy: warning: the master key is weak ({weakness}); acceptable on "
+            "loopback only",
+            file=sys.stderr,
+        )
+    if args.workers > 1 and config.shared_redis_url is None:
+        print(
+            f"agentcore-proxy: warning: {args.workers} workers without a shared Redis: each "
+            "keeps its own session history (a conversation whose turns reach different "
+            "workers is resent in full) and its own rpm/tpm counts; set "
+            "general_settings.session_store to a redis:// URL",
+            file=sys.stderr,
+        )
     names = ", ".join(config.models)
     print(f"agentcore-proxy on http://{args.host}:{args.port} serving {names}", flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    options: dict[str, object] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": args.graceful_timeout,
+    }
+    if args.workers == 1:
+        # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
+        # these handlers in place that ends here, and the exit status says the shutdown was
+        # clean (0) rather than a kill.
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, _after_graceful_shutdown)
+        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        return 0
+    # Each worker process imports the app factory and loads the config itself.
+    os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+    uvicorn.run(
+        "agentcore_bridge.proxy.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        **options,  # type: ignore[arg-type]
+    )
     return 0
 
 

@@ -77,14 +77,37 @@ _COMPLETION = {
 }
 
 
+_READINESS = {
+    "type": "object",
+    "required": ["status", "models", "deployments"],
+    "properties": {
+        "status": {"type": "string"},
+        "pid": {"type": "integer"},
+        "models": {"type": "integer"},
+        "deployments": {"type": "integer"},
+        "routing_strategy": {"type": "string"},
+        "session_store": {"type": "string", "enum": ["memory", "redis"]},
+        "redis": {"type": ["string", "null"]},
+    },
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {
+    errors: dict[str, Any] = {
         str(status): {
             "description": "an OpenAI-shaped error",
             "content": {"application/json": {"schema": _ERROR}},
         }
         for status in statuses
     }
+    if "429" in errors:
+        errors["429"] = {
+            **errors["429"],
+            "description": "a deployment limit (rpm, tpm, max_parallel_requests) or AgentCore's "
+            "throttling: retry after Retry-After seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+        }
+    return errors
 
 
 def openapi_document() -> dict[str, Any]:
@@ -192,6 +215,31 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "health",
                     "security": [],
                     "responses": {"200": {"description": "the proxy is up"}},
+                }
+            },
+            "/health/liveliness": {
+                "get": {
+                    "operationId": "liveliness",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "the process answers (LiteLLM's name and answer)",
+                            "content": {"application/json": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/health/readiness": {
+                "get": {
+                    "operationId": "readiness",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "the proxy can serve: its models, routing and "
+                            "whether the shared Redis answers",
+                            "content": {"application/json": {"schema": _READINESS}},
+                        }
+                    },
                 }
             },
         },
