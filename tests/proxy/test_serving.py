@@ -182,6 +182,26 @@ def test_workers_share_one_port(local: LocalRuntime, config: Path, tmp_path: Pat
     assert "without a shared Redis" in proxy.err_path.read_text()
 
 
+def test_workers_answer_keep_alive_requests_without_nagle_stalls(
+    local: LocalRuntime, config: Path, tmp_path: Path
+) -> None:
+    """Was: with --workers, uvicorn's own listening socket left Nagle on, and every keep-alive
+    response (headers, then body) waited ~40 ms for the client's delayed ACK."""
+    env = process_env(local.environment())
+    with ProxyProcess(tmp_path, config, env, "--workers", "2") as proxy:
+        proxy.wait_ready()
+        with httpx.Client(base_url=proxy.url, headers=auth(), timeout=30) as client:
+            body = {"model": "echo", "messages": user("quick")}
+            assert client.post(CHAT, json=body).status_code == 200
+            latencies = []
+            for _ in range(15):
+                started = time.perf_counter()
+                assert client.post(CHAT, json=body).status_code == 200
+                latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    assert latencies[len(latencies) // 2] < 0.025, latencies
+
+
 # --- graceful shutdown --------------------------------------------------------------------------
 
 

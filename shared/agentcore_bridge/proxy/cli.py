@@ -26,6 +26,7 @@ from agentcore_bridge.proxy.config import (
     load_config,
     master_key_weakness,
 )
+from agentcore_bridge.proxy.serving import NoDelayHttpProtocol
 
 DEFAULT_GRACE_SECONDS = 30.0
 
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "port": args.port,
         "log_level": "warning",
         "timeout_graceful_shutdown": args.graceful_timeout,
+        # X-Forwarded-* would only rewrite the client address, which nothing here reads.
+        "proxy_headers": False,
+        "http": NoDelayHttpProtocol,
     }
     if args.workers == 1:
         # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with

@@ -163,6 +163,16 @@ class ProxyModel:
     def __post_init__(self) -> None:
         self._by_id = {d.id: d for d in self.deployments}
 
+    @functools.cached_property
+    def direct(self) -> Deployment | None:
+        """The one deployment, when there is nothing to choose or count (no rpm, tpm or
+        max_parallel_requests): the router's fast path."""
+        if len(self.deployments) != 1:
+            return None
+        only = self.deployments[0]
+        limited = only.rpm or only.tpm or only.max_parallel_requests
+        return None if limited else only
+
     def deployment(self, deployment_id: str | None) -> Deployment | None:
         return self._by_id.get(deployment_id) if deployment_id is not None else None
 

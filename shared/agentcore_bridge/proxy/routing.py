@@ -84,6 +84,9 @@ class Router:
     ) -> Choice | None:
         """The deployment for a request, counted against its limits; None when a request
         without a session has tried every deployment. Raises RateLimited."""
+        direct = model.direct
+        if direct is not None:
+            return None if tried else Choice(direct, session_id)
         if session_id is not None:
             deployment = await self.deployment_for(model, session_id)
             if not self._has_room(deployment):
