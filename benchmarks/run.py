@@ -4,8 +4,9 @@ local runtime process (``agentcore-local --in-process`` serving ``bench_prompt_a
     uv run --group bench python benchmarks/run.py [--write docs/benchmarks.md] [--smoke]
 
 Scenarios: async fan-out, streaming hand-on latency, per-call CPU, memory on a 100 MB stream,
-cold start. Each prints a table (medians, ratios to the floor, client and server CPU); ``--write``
-also writes the Markdown report and ``docs/fanout.png``. Baselines that are not installed
+cold start, and the proxy beside a direct call and LiteLLM Proxy (``proxy_bench.py``). Each
+prints a table (medians, ratios to the floor, client and server CPU); ``--write`` also writes
+the Markdown report and ``docs/fanout.png``. Baselines that are not installed
 (LiteLLM, matplotlib live only in the ``bench`` group) are skipped with a line saying so.
 """
 
@@ -910,7 +911,15 @@ def cold_start(rt: Runtime, sizes: Sizes) -> Scenario:
 # -- running and reporting ---------------------------------------------------------------------
 
 
-STEPS = ("fanout", "latency", "cpu", "memory", "cold")
+def proxy(rt: Runtime, sizes: Sizes) -> Scenario:
+    """The proxy beside a direct call and LiteLLM Proxy (its own module: proxy_bench.py)."""
+    import proxy_bench
+
+    scenario: Scenario = proxy_bench.scenario(rt, smoke=sizes == SMOKE)
+    return scenario
+
+
+STEPS = ("fanout", "latency", "cpu", "memory", "cold", "proxy")
 
 
 def run_all(
@@ -919,7 +928,8 @@ def run_all(
     rt = Runtime.start()
     scenarios: list[Scenario] = []
     try:
-        chosen = dict(zip(STEPS, (fanout, latency, cpu_per_call, memory, cold_start), strict=True))
+        steps_in_order = (fanout, latency, cpu_per_call, memory, cold_start, proxy)
+        chosen = dict(zip(STEPS, steps_in_order, strict=True))
         if not sizes.memory_bytes:
             del chosen["memory"]
         if not sizes.cold_runs:

@@ -9,13 +9,25 @@ was the largest share of the proxy's own CPU on streams.
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 import time
 from typing import Any
 
-from agentcore_bridge.results import Completion, StopSequences, new_completion_id, usage_to_openai
+from agentcore_bridge.results import Completion, StopSequences, usage_to_openai
 
 DONE = b"data: [DONE]\n\n"
+
+# Completion ids as ``results.new_completion_id`` shapes them (``chatcmpl-`` + 32 hex digits),
+# from a random per-process prefix and a counter: unique without a uuid4 (an os.urandom call)
+# per request.
+_ID_PREFIX = "chatcmpl-" + secrets.token_hex(8)
+_ids = itertools.count()
+
+
+def new_completion_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def dumps(value: Any) -> str:
