@@ -220,6 +220,18 @@ def read_stream(url: str, started: threading.Event, out: list[str]) -> None:
             out.append(f"<broken: {type(error).__name__}>")
 
 
+def stream_in_background(proxy: ProxyProcess) -> tuple[threading.Thread, list[str]]:
+    """A stream from the slow agent read in a thread, once its first frame has arrived; the
+    frames collect in the list."""
+    proxy.wait_ready()
+    frames: list[str] = []
+    started = threading.Event()
+    reader = threading.Thread(target=read_stream, args=(proxy.url, started, frames))
+    reader.start()
+    assert started.wait(30), proxy.output
+    return reader, frames
+
+
 def content_of(frames: list[str]) -> str:
     return "".join(
         (json.loads(f)["choices"] or [{}])[0].get("delta", {}).get("content") or ""
@@ -238,12 +250,7 @@ def test_an_open_stream_finishes_after_a_shutdown_signal(
     env = process_env(local.environment())
     extra = ["--graceful-timeout", "20", "--workers", str(workers)]
     with ProxyProcess(tmp_path, config, env, *extra) as proxy:
-        proxy.wait_ready()
-        frames: list[str] = []
-        started = threading.Event()
-        reader = threading.Thread(target=read_stream, args=(proxy.url, started, frames))
-        reader.start()
-        assert started.wait(30), proxy.output
+        reader, frames = stream_in_background(proxy)
         signalled_at = time.monotonic()
         proxy.send(number)
         if workers == 1:
@@ -264,12 +271,7 @@ def test_a_stream_longer_than_the_grace_period_is_cut(
 ) -> None:
     env = process_env(local.environment())
     with ProxyProcess(tmp_path, config, env, "--graceful-timeout", "0.5") as proxy:
-        proxy.wait_ready()
-        frames: list[str] = []
-        started = threading.Event()
-        reader = threading.Thread(target=read_stream, args=(proxy.url, started, frames))
-        reader.start()
-        assert started.wait(30), proxy.output
+        reader, frames = stream_in_background(proxy)
         signalled_at = time.monotonic()
         proxy.send(signal.SIGTERM)
         reader.join(30)

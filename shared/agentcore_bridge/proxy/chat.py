@@ -337,6 +337,7 @@ class ChatCompletions:
             status = CLIENT_CLOSED
         finally:
             watcher.cancel()
+            await events.aclose()  # already closed unless the caller went before the first byte
             self.router.finished(deployment)
             _log(record, status, started)
         if status == 200:
