@@ -65,7 +65,7 @@ def test_latency_counts_every_event(scenarios: dict[str, run.Scenario]) -> None:
 def test_cpu_has_every_client_and_the_targets(scenarios: dict[str, run.Scenario]) -> None:
     cpu = scenarios["Per-call CPU"]
     values = numbers(cpu, "client CPU ms/call")
-    expected = {run.FLOOR_CPU, run.CLIENT_CPU, run.CHAT_CPU, run.BOTO3_CPU}
+    expected = {run.FLOOR_CPU, run.CLIENT_CPU, run.OTEL_CPU, run.CHAT_CPU, run.BOTO3_CPU}
     if HAVE_LITELLM:
         expected.add(run.LITELLM_CPU)
     assert set(values) == expected
