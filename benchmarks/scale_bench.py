@@ -41,6 +41,7 @@ class Sizes:
 
 
 FULL = Sizes([64, 256, 1024], 5, 2000)
+QUICK = Sizes([256], 3, 1000)  # --quick: the issue targets only (N=256)
 SMOKE = Sizes([8], 1, 50)
 
 
@@ -200,13 +201,14 @@ def render(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="N=256 only, 3 runs")
     parser.add_argument("--write", type=Path)
     parser.add_argument("--child", nargs=2, metavar=("KIND", "N"))
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child_main(args.child[0], int(args.child[1]))))
         return 0
-    text = render(run(SMOKE if args.smoke else FULL))
+    text = render(run(SMOKE if args.smoke else QUICK if args.quick else FULL))
     print(text)
     if args.write:
         args.write.write_text(text)
