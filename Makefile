@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: demo test lint wheel-test sync clean bench
+.PHONY: demo test lint wheel-test sync clean bench bench-instructions
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -30,6 +30,12 @@ bench: $(UV)
 	$(UV) sync --all-extras --locked --group bench
 	$(UV) run --locked --group bench python benchmarks/run.py --write docs/benchmarks.md
 	$(UV) run --locked --group bench python benchmarks/scale_bench.py --write docs/benchmarks-scale.md
+
+# Instructions per call (callgrind: repeatable where timings are not), this tree next to
+# BASELINE (a git revision). Needs valgrind.
+BASELINE ?= 2220dc1
+bench-instructions: $(UV)
+	$(UV) run --locked --group bench python benchmarks/instructions.py --baseline $(BASELINE)
 
 # The unit tests against the built wheel, installed without the source tree on the path, so a
 # packaging mistake cannot hide behind the editable install.

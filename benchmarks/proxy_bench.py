@@ -376,9 +376,19 @@ def scenario(rt: Any, smoke: bool) -> Any:
                 try:
                     pid = server.process.pid if server else os.getpid()
                     url = server.url if server else ""
-                    figures = run.child(rt, "--load-child", system, "--url", url, "--key", key,
-                                        "--pid", str(pid), "--sizes", json.dumps(asdict(size)),
-                                        script="proxy_bench.py")  # fmt: skip
+                    try:
+                        figures = run.child(rt, "--load-child", system, "--url", url,
+                                            "--key", key, "--pid", str(pid),
+                                            "--sizes", json.dumps(asdict(size)),
+                                            script="proxy_bench.py")  # fmt: skip
+                    except RuntimeError as exc:
+                        if system != LITELLM:
+                            raise  # ours and the floor must never fail
+                        # The baseline failing under load is a finding, not a reason to lose
+                        # the run: it is reported, and its row uses the runs that completed.
+                        last = str(exc).strip().splitlines()[-1]
+                        result.notes.append(f"{LITELLM}: one load run failed ({last}).")
+                        continue
                     loads.setdefault(system, []).append(figures)
                     if server is not None:
                         memory[system] = memory_mb(server.process.pid)

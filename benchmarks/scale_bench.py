@@ -131,8 +131,9 @@ def compare(env: dict[str, str], kinds: list[str], sizes: Sizes, title: str,
             for kind in kinds:  # interleaved
                 runs[kind].append(child(env, kind, n))
         walls = {k: statistics.median(r["wall"] for r in runs[k]) for k in kinds}
+        cpus = {k: statistics.median(r["cpu"] for r in runs[k]) / n * 1e3 for k in kinds}
         for kind in kinds:
-            cpu = statistics.median(r["cpu"] for r in runs[kind]) / n * 1e3
+            cpu = cpus[kind]
             server = statistics.median(r["server"] for r in runs[kind]) / n * 1e3
             ratio = walls[kind] / walls[kinds[0]]
             rows.append(f"| {n} | {kind} | {walls[kind]:.3f} | {cpu:.3f} | {server:.3f} | "
@@ -141,6 +142,14 @@ def compare(env: dict[str, str], kinds: list[str], sizes: Sizes, title: str,
         report.targets.append((
             f"{kinds[1]} N={n} within {ratio_target}x of {kinds[0]}", ratio <= ratio_target,
             f"{ratio:.2f}x ({walls[kinds[1]]:.3f} s vs {walls[kinds[0]]:.3f} s)",
+        ))  # fmt: skip
+        # The wall time of a 2-core run is bounded by the server's CPU (the harness's agents,
+        # not this package); the client's own CPU per call is what the package controls.
+        cpu_ratio = cpus[kinds[1]] / cpus[kinds[0]]
+        report.targets.append((
+            f"{kinds[1]} N={n}: client CPU per call within {ratio_target}x of {kinds[0]}",
+            cpu_ratio <= ratio_target,
+            f"{cpu_ratio:.2f}x ({cpus[kinds[1]]:.3f} vs {cpus[kinds[0]]:.3f} ms/call)",
         ))  # fmt: skip
     report.sections.append("\n".join(rows))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import sys
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 import botocore.session
 from botocore.credentials import Credentials
 
+from agentcore_bridge import credentials
 from agentcore_bridge.decoding import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_BYTES,
@@ -65,9 +65,9 @@ from agentcore_bridge.session_store import (
     system_hash,
 )
 from agentcore_bridge.sessions import new_session_id, validate_session_id
-from agentcore_bridge.signing import BearerSigner, Signer, SigV4Signer, no_credentials_error
+from agentcore_bridge.signing import BearerSigner, Signer, SigV4Signer
 from agentcore_bridge.streams import SESSION_HEADER, AsyncEventStream, EventStream, StreamState
-from agentcore_bridge.targets import SERVICE_NAME, RuntimeTarget, parse_target
+from agentcore_bridge.targets import RuntimeTarget, parse_target
 from agentcore_bridge.telemetry import CallTelemetry, start_call
 from agentcore_bridge.transport import (
     AsyncResponse,
@@ -84,7 +84,6 @@ logger = logging.getLogger(__name__)
 
 USER_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
 CUSTOM_HEADER_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
-BEARER_TOKEN_ENV = "AGENTCORE_BEARER_TOKEN"  # noqa: S105 - a variable name
 # Header length limits from the service model.
 _HEADER_LIMITS = {
     USER_ID_HEADER: (1, 1024),
@@ -204,10 +203,13 @@ class AgentCoreClient:
         transport: Transport | None = None,
         async_transport: AsyncTransport | None = None,
     ) -> None:
-        if (aws_access_key_id is None) != (aws_secret_access_key is None):
-            raise InvalidRequestError(
-                "aws_access_key_id and aws_secret_access_key go together: give both or neither"
-            )
+        # A session token without keys (a stray AWS_SESSION_TOKEN an adapter read) is ignored,
+        # as boto3's environment provider ignores it.
+        static = credentials.static_credentials(
+            aws_access_key_id,
+            aws_secret_access_key,
+            aws_session_token if aws_access_key_id is not None else None,
+        )
         if max_retries < 0:
             raise InvalidRequestError("max_retries must be 0 or more")
         if max_event_bytes < 1 or max_body_bytes < 1:
@@ -234,11 +236,7 @@ class AgentCoreClient:
         self.session_store = session_store_from(session_store)
         if runtime is not None:  # bad targets fail here, not at the first call
             parse_target(runtime, region=region_name, account_id=account_id, qualifier=qualifier)
-        self._static_credentials = (
-            Credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
-            if aws_access_key_id is not None and aws_secret_access_key is not None
-            else None
-        )
+        self._static_credentials = static
         self._bearer_token = bearer_token
         self._botocore_session = botocore_session
         self._given_transports = (transport, async_transport)
@@ -289,11 +287,11 @@ class AgentCoreClient:
     # --- what is decided before the network ------------------------------------------------
 
     def _bearer(self) -> str | None:
-        return self._bearer_token or os.environ.get(BEARER_TOKEN_ENV) or None
+        return credentials.resolve_bearer_token(self._bearer_token)
 
     def _session(self) -> botocore.session.Session:
         if self._botocore_session is None:
-            self._botocore_session = botocore.session.Session(profile=self.profile_name)
+            self._botocore_session = credentials.botocore_session(self.profile_name)
         return self._botocore_session
 
     def _signer(self, region: str) -> Signer:
@@ -305,9 +303,9 @@ class AgentCoreClient:
             return signer
         with self._lock:
             if self._credentials is None:
-                self._credentials = self._static_credentials or self._session().get_credentials()
-            if self._credentials is None:
-                raise no_credentials_error()
+                self._credentials = credentials.resolve_credentials(
+                    self._session(), self._static_credentials
+                )
             # One signer per region: it keeps the day's signing key.
             signer = self._signers.setdefault(region, SigV4Signer(self._credentials, region))
             return signer
@@ -318,11 +316,8 @@ class AgentCoreClient:
         with self._lock:
             endpoint = self._endpoints.get(region)
             if endpoint is None:
-                # boto3's resolver: AWS_ENDPOINT_URL_BEDROCK_AGENTCORE, config files, FIPS,
-                # dual-stack and partitions (China) all apply. Creating the client needs no
-                # credentials and is done once per region.
-                client = self._session().create_client(SERVICE_NAME, region_name=region)
-                endpoint = str(client.meta.endpoint_url).rstrip("/")
+                # boto3's resolver, once per region, with no credential lookup.
+                endpoint = credentials.resolve_endpoint(self._session(), region)
                 self._endpoints[region] = endpoint
             return endpoint
 

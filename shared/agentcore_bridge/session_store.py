@@ -347,17 +347,20 @@ return 1
 
 
 @dataclass(frozen=True, slots=True)
-class _Script:
+class RedisScript:
+    """A Lua script and the SHA-1 Redis knows it by (``EVALSHA``; ``EVAL`` of ``source`` when
+    the server has forgotten it). Shared with the proxy's Redis link."""
+
     source: str
     sha: str
 
     @classmethod
-    def of(cls, source: str) -> _Script:
+    def of(cls, source: str) -> RedisScript:
         return cls(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's id
 
 
-_EXCHANGE = _Script.of(_EXCHANGE_LUA)
-_RESTORE = _Script.of(_RESTORE_LUA)
+_EXCHANGE = RedisScript.of(_EXCHANGE_LUA)
+_RESTORE = RedisScript.of(_RESTORE_LUA)
 
 
 def _ms(seconds: float) -> int:
@@ -634,7 +637,7 @@ class RedisSessionStore:
 
     # -- sync ---------------------------------------------------------------------------------
 
-    def _run(self, script: _Script, key: str, args: list[Any]) -> Any:
+    def _run(self, script: RedisScript, key: str, args: list[Any]) -> Any:
         client = self._sync_client
         try:
             return client.evalsha(script.sha, 1, key, *args)
@@ -714,7 +717,7 @@ class RedisSessionStore:
                 self._async_clients[loop] = entry
         return entry[0]
 
-    async def _arun(self, script: _Script, key: str, args: list[Any]) -> Any:
+    async def _arun(self, script: RedisScript, key: str, args: list[Any]) -> Any:
         client = await self._async_client()
         try:
             return await client.evalsha(script.sha, 1, key, *args)

@@ -29,5 +29,7 @@ def test_scale_bench_smoke(tmp_path: Path) -> None:
         "ainvoke, in-process store",
         "ainvoke, Redis store",
         "| Redis (loopback) | async |",
+        "(A2A protocol) N=8: client CPU per call within 1.2x",
+        "Redis store N=8: client CPU per call within 1.2x",
     ):
         assert row in text  # fmt: skip

@@ -10,13 +10,12 @@ rule as the session store's.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import weakref
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentcore_bridge.session_store import RedisScript as Script
 from agentcore_bridge.session_store import redact_url
 
 if TYPE_CHECKING:
@@ -27,16 +26,6 @@ logger = logging.getLogger(__name__)
 
 class RedisUnavailable(Exception):
     """Redis did not answer (down, slow, refusing, or in its backoff after a failure)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    source: str
-    sha: str
-
-    @classmethod
-    def of(cls, source: str) -> Script:
-        return cls(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's id
 
 
 class RedisLink:
