@@ -247,6 +247,7 @@ class AgentCoreClient:
         self._credentials: Credentials | None = None
         self._signers: dict[str, SigV4Signer] = {}
         self._endpoints: dict[str, str] = {}
+        self._targets: dict[tuple[str, str | None, str | None, str | None], RuntimeTarget] = {}
         self._sync: Transport | None = self._given_transports[0]
         self._async: AsyncTransport | None = self._given_transports[1]
         # Responses of open streams, so close() can end them (weak: a dropped stream goes).
@@ -426,12 +427,18 @@ class AgentCoreClient:
         model = runtime or self.runtime
         if model is None:
             raise InvalidRequestError("no runtime: pass runtime= here or to AgentCoreClient(...)")
-        return parse_target(
-            model,
-            region=self.region_name,
-            account_id=self.account_id,
-            qualifier=qualifier if qualifier is not None else self.qualifier,
-        )
+        qualifier = qualifier if qualifier is not None else self.qualifier
+        # Parsed targets are kept (a few per client): parsing is pure, and a per-call cost.
+        key = (model, qualifier, self.region_name, self.account_id)
+        target = self._targets.get(key)
+        if target is None:
+            target = parse_target(
+                model, region=self.region_name, account_id=self.account_id, qualifier=qualifier
+            )
+            if len(self._targets) >= 32:
+                self._targets.clear()
+            self._targets[key] = target
+        return target
 
     def _body(
         self, plan: _Plan, payload: Any, options: dict[str, Any]

@@ -89,11 +89,33 @@ class Instruments:
             )  # fmt: skip
 
 
+_MISSING = object()
+
+
+def _nothing_configured(trace_module: Any) -> bool:
+    """True when no tracer or meter provider was set and no environment variable names one:
+    the API's own globals, read without calling ``get_*_provider()`` (two environment look-ups
+    and proxy objects per call). An API that keeps them elsewhere makes this False, and the
+    caller takes the full path."""
+    if getattr(trace_module, "_TRACER_PROVIDER", _MISSING) is not None:
+        return False
+    metrics_internal = sys.modules.get("opentelemetry.metrics._internal")
+    if (
+        metrics_internal is not None
+        and getattr(metrics_internal, "_METER_PROVIDER", _MISSING) is not None
+    ):
+        return False
+    environ = os.environ
+    return "OTEL_PYTHON_TRACER_PROVIDER" not in environ and (
+        "OTEL_PYTHON_METER_PROVIDER" not in environ
+    )
+
+
 def _instruments_now() -> Instruments | None:
     """The instruments for the configured providers, or None when OpenTelemetry is not set up
     (not imported, or only the API's proxy providers with nothing behind them)."""
     trace_module = sys.modules.get("opentelemetry.trace")
-    if trace_module is None:
+    if trace_module is None or _nothing_configured(trace_module):
         return None
     tracer_provider: Any = trace_module.get_tracer_provider()
     if isinstance(

@@ -582,3 +582,40 @@ async def test_hung_redis_async_costs_at_most_the_timeout(own_server: RedisServe
     assert await store.aexchange(SID, H("h3"), **RULE) is not None
     assert store.redis_available
     await store.aclose()
+
+
+def test_new_connections_send_no_handshake_commands(
+    server: RedisServer, prefix: str, raw: redis.Redis
+) -> None:
+    # redis-py labels each new connection with CLIENT SETINFO, and redis-py 8 says HELLO 3 and
+    # CLIENT MAINT_NOTIFICATIONS, unless told not to; servers before 7.2 (Debian 12 has 7.0)
+    # answer SETINFO with an error, most answer MAINT_NOTIFICATIONS with one, and a burst that
+    # fills the pool paid for all of it: about twice the client CPU per call.
+    def counts() -> tuple[int, int]:
+        errors = int(raw.info("stats")["total_error_replies"])
+        handshakes = sum(
+            int(stats["calls"])
+            for name, stats in raw.info("commandstats").items()
+            if "setinfo" in name.lower() or "hello" in name.lower()
+        )
+        return errors, handshakes
+
+    loader = RedisSessionStore(server.url, prefix=prefix, timeout=2.0)
+    loader.exchange(SID, None, **RULE)  # the scripts cached: no NOSCRIPT error replies below
+    loader.close()
+    before = counts()
+    store = RedisSessionStore(server.url, prefix=prefix, timeout=2.0)
+    try:
+        store.exchange(SID, None, **RULE)
+
+        async def burst() -> None:
+            await asyncio.gather(
+                *(store.aexchange(f"{SID}-{index}", None, **RULE) for index in range(20))
+            )
+            await store.aclose()
+
+        asyncio.run(burst())
+        assert store.redis_available
+    finally:
+        store.close()
+    assert counts() == before

@@ -351,3 +351,41 @@ def test_a_proxy_request_is_a_server_span_parenting_the_client_span(
         assert client_span.parent is not None
         assert client_span.parent.span_id == server_span.context.span_id
         assert server_span.attributes["http.response.status_code"] == 200
+
+
+def test_an_unconfigured_api_costs_no_provider_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenTelemetry's API imported (by a dependency) but no provider set: the common case, which
+    # must stay free. Set providers, or one named by the environment, take the full path.
+    from agentcore_bridge import telemetry as module
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(metrics._internal, "_METER_PROVIDER", None)
+    monkeypatch.delenv("OTEL_PYTHON_TRACER_PROVIDER", raising=False)
+    monkeypatch.delenv("OTEL_PYTHON_METER_PROVIDER", raising=False)
+    lookups: list[str] = []
+
+    def looked_up(name: str, provider: Any) -> Any:
+        return lambda: (lookups.append(name), provider)[1]
+
+    monkeypatch.setattr(
+        trace, "get_tracer_provider", looked_up("trace", trace.NoOpTracerProvider())
+    )
+    monkeypatch.setattr(
+        metrics, "get_meter_provider", looked_up("metrics", metrics.NoOpMeterProvider())
+    )
+    assert module.start_call("invoke", streaming=False) is None
+    assert lookups == []
+
+    monkeypatch.setenv("OTEL_PYTHON_METER_PROVIDER", "some_entry_point")
+    assert module.start_call("invoke", streaming=False) is None  # no-op providers after all
+    assert lookups == ["trace", "metrics"]
+
+    monkeypatch.delenv("OTEL_PYTHON_METER_PROVIDER")
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", trace.NoOpTracerProvider())
+    assert not module._nothing_configured(trace)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(metrics._internal, "_METER_PROVIDER", metrics.NoOpMeterProvider())
+    assert not module._nothing_configured(trace)
+    monkeypatch.delattr(trace, "_TRACER_PROVIDER")  # an API that keeps it elsewhere
+    monkeypatch.setattr(metrics._internal, "_METER_PROVIDER", None)
+    assert not module._nothing_configured(trace)

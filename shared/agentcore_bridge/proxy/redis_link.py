@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from agentcore_bridge.session_store import RedisScript as Script
-from agentcore_bridge.session_store import redact_url
+from agentcore_bridge.session_store import quiet_connection_options, redact_url
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -70,6 +70,7 @@ class RedisLink:
                 max_connections=50,
                 decode_responses=True,
                 retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+                **quiet_connection_options(),
             )
             client = redis.asyncio.Redis(connection_pool=pool)
             client.auto_close_connection_pool = True
