@@ -49,6 +49,14 @@ def _fail(message: str) -> int:
     return 2
 
 
+# uvicorn closes a connection idle for 5 s by default. A client that reuses a pooled connection
+# just as the server closes it gets "server disconnected" on a POST it cannot safely retry (the
+# proxy benchmark lost runs to it at 64 clients). Servers should outlast their clients' idle
+# timeouts: aiohttp keeps idle connections 15 s, httpx (the openai SDK) 5 s, urllib3 forever,
+# AWS load balancers 60 s by default; 75 s is also nginx's default.
+DEFAULT_KEEP_ALIVE_SECONDS = 75.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentcore-proxy", description=__doc__)
     parser.add_argument("--config", required=True, help="the seed's config.yaml (model_list)")
@@ -67,12 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         "--graceful-timeout", type=float, default=DEFAULT_GRACE_SECONDS, metavar="SECONDS",
         help="on SIGTERM/SIGINT, how long open requests and streams may finish (default 30)",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-alive-timeout", type=float, default=DEFAULT_KEEP_ALIVE_SECONDS, metavar="SECONDS",
+        help="how long an idle client connection is kept open (default 75: longer than the "
+        "idle timeouts of client pools and load balancers, so the proxy is never the side "
+        "that closes a connection a client is about to reuse)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if args.workers < 1:
         return _fail("--workers must be at least 1")
     if args.graceful_timeout < 0:
         return _fail("--graceful-timeout must be 0 or more seconds")
+    if not args.keep_alive_timeout > 0:
+        return _fail("--keep-alive-timeout must be more than 0 seconds")
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -113,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "port": args.port,
         "log_level": "warning",
         "timeout_graceful_shutdown": args.graceful_timeout,
+        "timeout_keep_alive": args.keep_alive_timeout,
         # X-Forwarded-* would only rewrite the client address, which nothing here reads.
         "proxy_headers": False,
         "http": NoDelayHttpProtocol,
