@@ -3,13 +3,12 @@ chain and endpoint resolver, behind a few functions any entry point of the packa
 
 from __future__ import annotations
 
-import os
-
 import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from agentcore_bridge.environment import getenv
 from agentcore_bridge.errors import InvalidRequestError
 from agentcore_bridge.signing import no_credentials_error
 from agentcore_bridge.targets import SERVICE_NAME
@@ -58,7 +57,7 @@ def resolve_credentials(
 
 def resolve_bearer_token(given: str | None) -> str | None:
     """An OAuth bearer token: the one given, else ``AGENTCORE_BEARER_TOKEN``, else None."""
-    return given or os.environ.get(BEARER_TOKEN_ENV) or None
+    return given or getenv(BEARER_TOKEN_ENV) or None
 
 
 def resolve_endpoint(session: botocore.session.Session, region: str) -> str:

@@ -37,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentcore_bridge.environment import getenv
+
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SCOPE = "agentcore_bridge"
 PREFIX = "aws.bedrock.agentcore."
@@ -109,22 +111,10 @@ def _nothing_configured(trace_module: Any) -> bool:
 
 
 _PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
-_encoded_variables: tuple[Any, ...] | None = None
 
 
 def _environment_names_a_provider() -> bool:
-    """Whether OTEL_PYTHON_TRACER_PROVIDER or OTEL_PYTHON_METER_PROVIDER is set. ``name in
-    os.environ`` raises and catches a KeyError inside when the name is absent (2 us each, the
-    whole cost of this module per call); the mapping's own dict, with its own key encoding, is
-    asked instead where it has one."""
-    global _encoded_variables
-    environ = os.environ
-    data, encodekey = getattr(environ, "_data", None), getattr(environ, "encodekey", None)
-    if type(data) is not dict or encodekey is None:
-        return any(name in environ for name in _PROVIDER_VARIABLES)
-    if _encoded_variables is None:
-        _encoded_variables = tuple(encodekey(name) for name in _PROVIDER_VARIABLES)
-    return any(key in data for key in _encoded_variables)
+    return any(getenv(name) is not None for name in _PROVIDER_VARIABLES)
 
 
 def _instruments_now() -> Instruments | None:

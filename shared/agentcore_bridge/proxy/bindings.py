@@ -16,7 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agentcore_bridge.proxy.redis_link import RedisLink, RedisUnavailable, Script
+from agentcore_bridge.proxy.redis_link import RedisLink, RedisUnavailable
+from agentcore_bridge.session_store import RedisScript
 
 if TYPE_CHECKING:
     from agentcore_bridge.proxy.config import Deployment, ProxyModel
@@ -40,7 +41,7 @@ def rendezvous(deployments: Sequence[Deployment], session_id: str) -> Deployment
     return best
 
 
-_BIND = Script.of("""
+_BIND = RedisScript.of("""
 local current = redis.call('GET', KEYS[1])
 if current then
   for i = 2, #ARGV do

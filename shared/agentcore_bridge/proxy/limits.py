@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from agentcore_bridge.proxy.redis_link import RedisLink, RedisUnavailable, Script
+from agentcore_bridge.proxy.redis_link import RedisLink, RedisUnavailable
+from agentcore_bridge.session_store import RedisScript
 
 if TYPE_CHECKING:
     from agentcore_bridge.proxy.config import Deployment
@@ -89,7 +90,7 @@ class MemoryRateLimiter:
 
 # KEYS: the request and token counters of each candidate, in order (two per candidate).
 # ARGV[1]: the TTL of a window's keys (ms); then each candidate's rpm and tpm (0: no limit).
-_ADMIT = Script.of("""
+_ADMIT = RedisScript.of("""
 for i = 1, #KEYS / 2 do
   local rpm = tonumber(ARGV[2 * i])
   local tpm = tonumber(ARGV[2 * i + 1])
@@ -111,7 +112,7 @@ end
 return 0
 """)
 
-_ADD_TOKENS = Script.of("""
+_ADD_TOKENS = RedisScript.of("""
 redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1

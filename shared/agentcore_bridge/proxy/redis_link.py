@@ -15,8 +15,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from agentcore_bridge.session_store import RedisScript as Script
-from agentcore_bridge.session_store import quiet_connection_options, redact_url
+from agentcore_bridge.session_store import RedisScript, quiet_connection_options, redact_url
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -77,7 +76,7 @@ class RedisLink:
             self._clients[loop] = client
         return client
 
-    async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+    async def run(self, script: RedisScript, keys: list[str], args: list[Any]) -> Any:
         """The script's reply; RedisUnavailable when Redis fails or is in its backoff."""
         if self._down_since is not None:
             now = time.monotonic()
