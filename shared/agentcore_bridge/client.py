@@ -47,11 +47,11 @@ from agentcore_bridge.payloads import (
     PayloadShaper,
     SessionState,
     agent_protocol,
+    build_a2a_payload,
+    build_payload,
     encode_payload,
     history_mode,
     normalize_messages,
-    prepare_a2a_payload,
-    prepare_payload,
     system_text,
 )
 from agentcore_bridge.results import Completion
@@ -149,6 +149,7 @@ class _Plan:
     system_hash: str | None
     """The conversation's system-text hash, or ``_NO_CONVERSATION`` for a raw payload."""
     messages: list[dict[str, Any]] | None = None
+    system: str | None = None
     previous: SessionRecord | None = None
 
 
@@ -356,7 +357,10 @@ class AgentCoreClient:
         plan = self._plan(messages, options)
         if plan.system_hash is not _NO_CONVERSATION:
             plan.previous = self.session_store.exchange(
-                plan.session, plan.system_hash, **self._lifecycle()
+                plan.session,
+                plan.system_hash,
+                idle_timeout=self.session_idle_timeout,
+                max_lifetime=self.session_max_lifetime,
             )
         return self._assemble(messages, plan, options)
 
@@ -371,15 +375,12 @@ class AgentCoreClient:
         plan = self._plan(messages, options)
         if plan.system_hash is not _NO_CONVERSATION:
             plan.previous = await self.session_store.aexchange(
-                plan.session, plan.system_hash, **self._lifecycle()
+                plan.session,
+                plan.system_hash,
+                idle_timeout=self.session_idle_timeout,
+                max_lifetime=self.session_max_lifetime,
             )
         return self._assemble(messages, plan, options)
-
-    def _lifecycle(self) -> dict[str, float]:
-        return {
-            "idle_timeout": self.session_idle_timeout,
-            "max_lifetime": self.session_max_lifetime,
-        }
 
     def _plan(self, messages: Sequence[Message] | str | None, options: dict[str, Any]) -> _Plan:
         """What can be checked before the session store is asked: the target, the session id,
@@ -395,7 +396,8 @@ class AgentCoreClient:
         if messages is None:
             raise InvalidRequestError("give messages (or a raw payload=)")
         normalized = normalize_messages(messages)
-        return _Plan(target, session, system_hash(system_text(normalized)), normalized)
+        system = system_text(normalized)
+        return _Plan(target, session, system_hash(system), normalized, system)
 
     def _assemble(
         self, messages: Sequence[Message] | str | None, plan: _Plan, options: dict[str, Any]
@@ -450,8 +452,9 @@ class AgentCoreClient:
         history = options["history"] if options["history"] is not None else self.history
         state = SessionState.of(plan.previous)
         if self.protocol is AgentProtocol.A2A:
-            prepared = prepare_a2a_payload(
+            prepared = build_a2a_payload(
                 plan.messages,
+                plan.system,
                 session_id=plan.session,
                 state=state,
                 history=history,
@@ -460,8 +463,9 @@ class AgentCoreClient:
                 metadata=self.payload_extra,
             )
         else:
-            prepared = prepare_payload(
+            prepared = build_payload(
                 plan.messages,
+                plan.system,
                 session_id=plan.session,
                 state=state,
                 history=history,
@@ -483,21 +487,19 @@ class AgentCoreClient:
             SESSION_HEADER: session,
         }
         user = user_id if user_id is not None else self.runtime_user_id
-        if trace["traceparent"] is None:
+        if user is not None:
+            request_headers[USER_ID_HEADER] = _checked_header(USER_ID_HEADER, user)
+        if trace["traceparent"] is None and "opentelemetry.context" in sys.modules:
             # The active OpenTelemetry span fills only what the caller did not give.
             for name, found in _current_trace_context().items():
                 if trace.get(name) is None:
                     trace[name] = found
-        for name, value in {USER_ID_HEADER: user, **trace}.items():
+        for name, value in trace.items():
             if value is not None:
-                low, high = _HEADER_LIMITS[name]
-                if not low <= len(value) <= high or not (value.isascii() and value.isprintable()):
-                    raise InvalidRequestError(
-                        f"{name} must be {low} to {high} printable ASCII characters (it is an "
-                        f"HTTP header), got {value!r}"
-                    )
-                request_headers[name] = value
-        for name, value in (custom or {}).items():
+                request_headers[name] = _checked_header(name, value)
+        if not custom:
+            return request_headers
+        for name, value in custom.items():
             if not (isinstance(value, str) and value.isascii() and value.isprintable()):
                 raise InvalidRequestError(f"custom header {name!r} must be printable ASCII")
             if not name.lower().startswith(CUSTOM_HEADER_PREFIX):
@@ -874,11 +876,19 @@ class AgentCoreClient:
         await self.aclose()
 
 
+def _checked_header(name: str, value: str) -> str:
+    low, high = _HEADER_LIMITS[name]
+    if not low <= len(value) <= high or not (value.isascii() and value.isprintable()):
+        raise InvalidRequestError(
+            f"{name} must be {low} to {high} printable ASCII characters (it is an HTTP header), "
+            f"got {value!r}"
+        )
+    return value
+
+
 def _current_trace_context() -> dict[str, str]:
-    """traceparent/tracestate/baggage of the active OpenTelemetry context. Nothing to do (and
-    nothing imported) unless the application has loaded OpenTelemetry's context already."""
-    if "opentelemetry.context" not in sys.modules:
-        return {}
+    """traceparent/tracestate/baggage of the active OpenTelemetry context. Called only when the
+    application has loaded OpenTelemetry's context already (nothing is imported otherwise)."""
     from opentelemetry import propagate
 
     carrier: dict[str, str] = {}

@@ -16,18 +16,38 @@ import os
 from typing import Any
 
 _encoded: dict[str, Any] = {}
+"""Variable name -> its key in ``os.environ``'s own dict (``encodekey(name)``)."""
+_environ: Any = None
+"""The ``os.environ`` that the three below belong to; worked out again when it is replaced (a
+test may swap in another mapping)."""
+_data: dict[Any, Any] | None = None
+_decodevalue: Any = None
+_encodekey: Any = None
+
+
+def _adopt(environ: Any) -> None:
+    global _environ, _data, _encodekey, _decodevalue
+    data = getattr(environ, "_data", None)
+    encodekey = getattr(environ, "encodekey", None)
+    decodevalue = getattr(environ, "decodevalue", None)
+    _encoded.clear()
+    if type(data) is dict and encodekey is not None and decodevalue is not None:
+        _data, _encodekey, _decodevalue = data, encodekey, decodevalue
+    else:
+        _data = None
+    _environ = environ
 
 
 def getenv(name: str) -> str | None:
     """``os.environ.get(name)``, without raising and catching a KeyError when it is absent."""
     environ = os.environ
-    data = getattr(environ, "_data", None)
-    encodekey = getattr(environ, "encodekey", None)
-    decodevalue = getattr(environ, "decodevalue", None)
-    if type(data) is not dict or encodekey is None or decodevalue is None:
+    if environ is not _environ:
+        _adopt(environ)
+    data = _data
+    if data is None:
         return environ.get(name)
     key = _encoded.get(name)
     if key is None:
-        key = _encoded[name] = encodekey(name)
+        key = _encoded[name] = _encodekey(name)
     value = data.get(key)
-    return None if value is None else str(decodevalue(value))
+    return None if value is None else str(_decodevalue(value))

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from agentcore_bridge.errors import InvalidRequestError, PayloadTooLargeError
 from agentcore_bridge.session_store import SessionRecord, system_hash
@@ -316,18 +316,18 @@ def render_payload(
     payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
     extra: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The JSON value of the request body for ``messages`` (already selected)."""
-    plain = [dict(m) for m in messages]
+    """The JSON value of the request body for ``messages`` (already selected). The value never
+    holds the caller's message dicts (a shaper gets copies it may change)."""
     if callable(payload_format):
-        value = payload_format(plain)
+        value = payload_format([dict(m) for m in messages])
     else:
         fmt = _payload_format(payload_format)
         if fmt is PayloadFormat.PROMPT:
-            value = {"prompt": render_transcript(plain)}
+            value = {"prompt": render_transcript(messages)}
         elif fmt is PayloadFormat.OPENAI:
-            value = {"messages": plain}
+            value = {"messages": [dict(m) for m in messages]}
         else:
-            value = to_converse(plain)
+            value = to_converse(messages)
     if extra:
         if not isinstance(value, dict):
             raise InvalidRequestError(
@@ -377,14 +377,34 @@ def prepare_payload(
     request, so that the session's next call sends only what is new.
     """
     normalized = normalize_messages(messages)
+    return build_payload(
+        normalized, system_text(normalized), session_id=session_id, memory=memory,
+        history=history, payload_format=payload_format, extra=extra, state=state,
+    )  # fmt: skip
+
+
+def build_payload(
+    normalized: list[dict[str, Any]],
+    system: str | None,
+    *,
+    session_id: str | None = None,
+    memory: SessionMemory | None = None,
+    history: HistoryMode | str = HistoryMode.AUTO,
+    payload_format: PayloadFormat | str | PayloadShaper = PayloadFormat.PROMPT,
+    extra: Mapping[str, Any] | None = None,
+    state: SessionState | None = None,
+) -> PreparedPayload:
+    """:func:`prepare_payload` for messages that :func:`normalize_messages` has already made
+    (fresh dicts, which the result shares) and their :func:`system_text`: the client's path,
+    which has both before it asks the session store."""
     selected = select_messages(
         normalized, history=history, session_id=session_id, memory=memory, state=state
     )
     value = render_payload(selected, payload_format=payload_format, extra=extra)
     return PreparedPayload(
         body=encode_payload(value),
-        messages=tuple(dict(m) for m in selected),
-        system_text=system_text(normalized),
+        messages=tuple(cast("list[dict[str, Any]]", selected)),
+        system_text=system,
     )
 
 
@@ -408,6 +428,26 @@ def prepare_a2a_payload(
     request's ``params.metadata``.
     """
     normalized = normalize_messages(messages)
+    return build_a2a_payload(
+        normalized, system_text(normalized), session_id=session_id, memory=memory,
+        history=history, streaming=streaming, task_id=task_id, metadata=metadata, state=state,
+    )  # fmt: skip
+
+
+def build_a2a_payload(
+    normalized: list[dict[str, Any]],
+    system: str | None,
+    *,
+    session_id: str,
+    memory: SessionMemory | None = None,
+    history: HistoryMode | str = HistoryMode.AUTO,
+    streaming: bool = True,
+    task_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    state: SessionState | None = None,
+) -> PreparedPayload:
+    """:func:`prepare_a2a_payload` for messages :func:`normalize_messages` has already made, and
+    their :func:`system_text` (as :func:`build_payload`)."""
     selected = select_messages(
         normalized, history=history, session_id=session_id, memory=memory, state=state
     )
@@ -431,8 +471,8 @@ def prepare_a2a_payload(
     }
     return PreparedPayload(
         body=encode_payload(request),
-        messages=tuple(dict(m) for m in selected),
-        system_text=system_text(normalized),
+        messages=tuple(cast("list[dict[str, Any]]", selected)),
+        system_text=system,
     )
 
 
@@ -447,6 +487,8 @@ def agent_protocol(value: AgentProtocol | str) -> AgentProtocol:
 
 
 def history_mode(value: HistoryMode | str) -> HistoryMode:
+    if type(value) is HistoryMode:
+        return value
     try:
         return HistoryMode(value)
     except ValueError:
@@ -456,6 +498,8 @@ def history_mode(value: HistoryMode | str) -> HistoryMode:
 
 
 def _payload_format(value: PayloadFormat | str) -> PayloadFormat:
+    if type(value) is PayloadFormat:
+        return value
     try:
         return PayloadFormat(value)
     except ValueError:

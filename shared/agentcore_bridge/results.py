@@ -140,7 +140,7 @@ class StopSequences:
         return buffer[:pending]
 
     def flush(self) -> str:
-        if self.stopped:
+        if self.stopped or not self._held:
             return ""
         held, self._held = self._held, ""
         hit = self._earliest_hit(held)
@@ -155,4 +155,6 @@ class StopSequences:
 
     def apply(self, text: str) -> str:
         """The whole text cut at the first stop sequence."""
+        if not self.stops:
+            return "" if self.stopped else text
         return self.feed(text) + self.flush()

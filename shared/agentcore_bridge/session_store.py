@@ -143,13 +143,16 @@ def check_system_hash(value: object) -> None:
         )
 
 
+_INFINITY = math.inf
+
+
 def check_timeouts(idle_timeout: float, max_lifetime: float) -> None:
     # The usual case, per call: a client's own settings, already checked and made floats.
     if (
         type(idle_timeout) is float
         and type(max_lifetime) is float
-        and 0.0 < idle_timeout < math.inf
-        and 0.0 < max_lifetime < math.inf
+        and 0.0 < idle_timeout < _INFINITY
+        and 0.0 < max_lifetime < _INFINITY
     ):
         return
     for name, value in (("idle_timeout", idle_timeout), ("max_lifetime", max_lifetime)):
@@ -169,8 +172,10 @@ class _Entry:
     max_lifetime: float
 
     def is_live(self, now: float) -> bool:
-        return self.record.is_live(
-            now, idle_timeout=self.idle_timeout, max_lifetime=self.max_lifetime
+        record = self.record
+        return (
+            now - record.last_used_at < self.idle_timeout
+            and now - record.created_at < self.max_lifetime
         )
 
 
@@ -238,11 +243,11 @@ class MemorySessionStore:
                 self._entries.popitem(last=False)
             # Sweep expired records from the least recently used end (amortised O(1)), so a
             # store under its bound does not keep dead sessions around.
-            while self._entries:
-                oldest = next(iter(self._entries.values()))
-                if oldest.is_live(now):
+            entries = self._entries
+            while entries:
+                if next(iter(entries.values())).is_live(now):
                     break
-                self._entries.popitem(last=False)
+                entries.popitem(last=False)
         return previous
 
     def restore(self, session_id: str, previous: SessionRecord | None) -> None:

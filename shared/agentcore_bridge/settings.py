@@ -27,6 +27,7 @@ adapter has (``streaming``; ``context_window``, ``num_output``).
 from __future__ import annotations
 
 import copy
+import operator
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -316,6 +317,8 @@ SECRET_ENVIRONMENT = {s.name: s.env for s in SETTINGS if s.secret and s.env is n
 
 # The fields a client is made from: a change to any of them after first use makes a new client.
 CLIENT_FIELDS = tuple(s.name for s in SETTINGS if s.client_keyword is not None)
+# The client-field values of a model's __dict__ as one tuple, in one C call (per call).
+_client_field_values = operator.itemgetter(*CLIENT_FIELDS)
 
 # Adapter keyword argument -> AgentCoreClient call option, for what may be given per call.
 CALL_OPTIONS = {s.name: s.call_option for s in SETTINGS if s.call_option is not None}
@@ -400,7 +403,10 @@ def current_client(model: Any) -> AgentCoreClient:
     The check runs on every call, so it is a plain tuple comparison against a deep copy taken
     when the client was made (an in-place change to ``payload_extra`` counts too)."""
     settings = model.__dict__
-    key = tuple([settings.get(name) for name in CLIENT_FIELDS])
+    try:
+        key = _client_field_values(settings)
+    except KeyError:  # a pydantic model has every field in its __dict__; anything else may not
+        key = tuple([settings.get(name) for name in CLIENT_FIELDS])
     # pydantic keeps private attributes here; reading them through the model costs a
     # __getattr__ round trip on every call.
     private = model.__pydantic_private__
@@ -416,6 +422,8 @@ def current_client(model: Any) -> AgentCoreClient:
 def call_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The AgentCoreClient call options among an adapter call's keyword arguments (renamed, the
     None ones left out); the adapter applies its own defaults (e.g. its session) on top."""
+    if not kwargs:
+        return {}
     return {
         option: kwargs[name] for name, option in CALL_OPTIONS.items()
         if kwargs.get(name) is not None

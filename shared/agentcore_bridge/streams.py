@@ -58,6 +58,7 @@ class StreamState:
         telemetry = self.telemetry
         if telemetry is None:
             return
+        self.telemetry = None  # the span ends once, whoever ends the stream first
         completion = self.completion
         telemetry.end(
             error=None if isinstance(error, GeneratorExit) else error,
@@ -103,6 +104,7 @@ class EventStream:
         self._client = client
         self._state = state
         self._response = response
+        self._closed = False
         self.completion = state.completion
         self.session_id = state.completion.session_id
         self.request_id = state.completion.request_id
@@ -145,6 +147,9 @@ class EventStream:
             yield rest
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._response.close()
         self._client._streams.discard(self._response)
         self._state.finish(None)
@@ -165,6 +170,7 @@ class AsyncEventStream:
         self._client = client
         self._state = state
         self._response = response
+        self._closed = False
         self.completion = state.completion
         self.session_id = state.completion.session_id
         self.request_id = state.completion.request_id
@@ -208,6 +214,9 @@ class AsyncEventStream:
             yield rest
 
     def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._response.close()
         self._client._streams.discard(self._response)
         self._state.finish(None)

@@ -107,14 +107,10 @@ def _nothing_configured(trace_module: Any) -> bool:
         and getattr(metrics_internal, "_METER_PROVIDER", _MISSING) is not None
     ):
         return False
-    return not _environment_names_a_provider()
-
-
-_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
-
-
-def _environment_names_a_provider() -> bool:
-    return any(getenv(name) is not None for name in _PROVIDER_VARIABLES)
+    return (
+        getenv("OTEL_PYTHON_TRACER_PROVIDER") is None
+        and getenv("OTEL_PYTHON_METER_PROVIDER") is None
+    )
 
 
 def _instruments_now() -> Instruments | None:
@@ -297,8 +293,9 @@ class CallTelemetry:
 def start_call(operation: str, *, streaming: bool) -> CallTelemetry | None:
     """A :class:`CallTelemetry` when OpenTelemetry is configured, else None (the common,
     free case)."""
-    if "opentelemetry.trace" not in sys.modules:
-        return None
+    trace_module = sys.modules.get("opentelemetry.trace")
+    if trace_module is None or _nothing_configured(trace_module):
+        return None  # the common case, decided here without a further call
     instruments = _instruments_now()
     if instruments is None:
         return None

@@ -7,6 +7,7 @@ scripted models where the shape comes from them).
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
 import pytest
@@ -233,3 +234,25 @@ def test_in_an_answer_the_first_shape_decides_even_when_it_has_no_text() -> None
     # An error answer is an error even when it also has a result.
     both = {"error": "boom", "result": "text"}
     assert decode_json_answer(both) == [AgentErrorEvent("boom", None, both)]
+
+
+def _registry_walk(value: object) -> list[AgentEvent]:
+    for _name, recognise in BODY_SHAPES:
+        events = recognise(value)
+        if events is not None:
+            return events
+    text = json.dumps(value, ensure_ascii=False)  # no shape: the JSON is the answer
+    return [TextDelta(text), FinalMessage(text, value)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ok", "", "日本語", {"result": "ok"}, {"result": ""}, {"result": None}, {"result": 3},
+     {"result": {"role": "assistant", "content": [{"text": "hi"}]}}, {"error": "boom"},
+     {"result": "ok", "usage": {"inputTokens": 1, "outputTokens": 2}},
+     {"result": "ok", "jsonrpc": "2.0"}, {"result": "ok", "error": "both"}],
+)  # fmt: skip
+def test_the_quick_path_for_common_answers_agrees_with_the_registry(value: object) -> None:
+    # decode_json_answer answers a JSON string and a lone {"result": "<text>"} without
+    # walking BODY_SHAPES; whatever the value, its events are the registry's.
+    assert decode_json_answer(value) == _registry_walk(value)

@@ -39,3 +39,15 @@ def test_a_mapping_without_cpythons_internals_falls_back_to_get(
     monkeypatch.setattr(os, "environ", {NAME: "from a plain dict"})
     assert getenv(NAME) == "from a plain dict"
     assert getenv(NAME + "_ABSENT") is None
+
+
+def test_a_replaced_and_restored_environ_is_read_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NAME, "real")
+    real = os.environ
+    assert getenv(NAME) == "real"
+    monkeypatch.setattr(os, "environ", {NAME: "swapped"})
+    assert getenv(NAME) == "swapped"
+    monkeypatch.setattr(os, "environ", real)
+    assert getenv(NAME) == "real"
+    real[NAME] = "changed in place"
+    assert getenv(NAME) == "changed in place"

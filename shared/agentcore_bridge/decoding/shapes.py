@@ -43,10 +43,16 @@ from agentcore_bridge.decoding.framing import DONE, RawData
 # --- reading fields -------------------------------------------------------------------------
 
 
+# What json.loads makes besides dicts: never a mapping, so no Mapping (ABC) check for them.
+_JSON_NON_OBJECTS = frozenset({str, list, int, float, bool, type(None)})
+
+
 def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """Whether ``value`` is a JSON object. ``json.loads`` makes dicts, checked first because
-    that is much quicker than the ``Mapping`` check every other mapping needs."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """Whether ``value`` is a JSON object. ``json.loads`` makes dicts, checked first; its other
+    values are answered without the ``Mapping`` check, which is much slower and which only
+    other mappings need."""
+    kind = type(value)
+    return kind is dict or (kind not in _JSON_NON_OBJECTS and isinstance(value, Mapping))
 
 
 def _text_of_parts(parts: Any) -> str | None:
@@ -99,7 +105,7 @@ def _is_strands_message(value: Mapping[str, Any]) -> bool:
 
 def _usage_from(value: Any) -> Usage | None:
     """Usage in any of the spellings agents use (Bedrock camelCase, OpenAI, LangChain)."""
-    if not _is_object(value):
+    if value is None or not _is_object(value):
         return None
 
     def pick(*names: str) -> int | None:
@@ -124,7 +130,7 @@ def _error_from(value: Mapping[str, Any]) -> AgentErrorEvent | None:
     if isinstance(error, str):
         kind = value.get("error_type") or value.get("type")
         return AgentErrorEvent(error, kind if isinstance(kind, str) else None, value)
-    if _is_object(error) and isinstance(error.get("message"), str):
+    if error is not None and _is_object(error) and isinstance(error.get("message"), str):
         kind = error.get("type") or error.get("code")
         return AgentErrorEvent(error["message"], None if kind is None else str(kind), value)
     kind = value.get("type") if "type" in value else value.get("event")
@@ -398,6 +404,16 @@ BODY_SHAPES: Final[tuple[tuple[str, BodyRecogniser], ...]] = (
 def decode_json_answer(value: Any) -> list[AgentEvent]:
     """Events for a complete answer: the JSON value of an ``application/json`` body (or the
     :class:`RawData` of a body that is not JSON)."""
+    # The two commonest answers, a JSON string and ``{"result": "<text>"}`` with nothing else,
+    # are what BODY_SHAPES makes of them (no error, JSON-RPC or usage key can be there), found
+    # without walking the registry: the per-call cost of every plain agent.
+    kind = type(value)
+    if kind is dict and len(value) == 1:
+        text = value.get("result")
+        if type(text) is str:
+            return [TextDelta(text), FinalMessage(text, value)]
+    elif kind is str:
+        return [TextDelta(value), FinalMessage(value, value)]
     for _name, recognise in BODY_SHAPES:
         events = recognise(value)
         if events is not None:
