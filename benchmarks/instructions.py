@@ -18,7 +18,8 @@ both trees; the table gives each seed's ratio and their mean. The baseline's cod
 third-party packages), so only the project's own code differs.
 
 Clients: ``floor`` (raw signed urllib3, as in ``run.py``), ``client``
-(``AgentCoreClient.invoke``), ``chat`` (``ChatAgentCore.invoke``). Needs valgrind and a C
+(``AgentCoreClient.invoke``), ``aclient`` (``AgentCoreClient.ainvoke``, one event loop), ``chat``
+(``ChatAgentCore.invoke``). Needs valgrind and a C
 compiler (Debian's valgrind and gcc). About 15 seconds per client, tree and seed.
 """
 
@@ -70,6 +71,17 @@ def child(kind: str, calls: int) -> None:
 
         def one() -> None:
             assert client.invoke("json").text == "ok"
+
+    elif kind == "aclient":
+        import asyncio
+
+        from agentcore_bridge import AgentCoreClient
+
+        loop = asyncio.new_event_loop()
+        aclient = AgentCoreClient(arn, endpoint_url=endpoint)
+
+        def one() -> None:
+            assert loop.run_until_complete(aclient.ainvoke("json")).text == "ok"
 
     elif kind == "chat":
         from langchain_agentcore import ChatAgentCore
@@ -127,7 +139,7 @@ def instructions(kind: str, calls: int, env: dict[str, str], directory: Path) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="a git revision to compare with (default: none)")
-    parser.add_argument("--clients", default="floor,client,chat")
+    parser.add_argument("--clients", default="floor,client,aclient,chat")
     parser.add_argument("--calls", type=int, default=100, help="counted calls per process")
     parser.add_argument("--seeds", default="0,1,2", help="PYTHONHASHSEED values, one run each")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CALLS"), help=argparse.SUPPRESS)
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios = []
             for seed in seeds:
                 counts = []
-                for tree, pythonpath in trees.items():
+                for pythonpath in trees.values():
                     if kind == "floor" and pythonpath is not None:
                         continue  # no project code in the floor
                     env = {**base_env, "PYTHONHASHSEED": seed}

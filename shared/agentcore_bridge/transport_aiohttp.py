@@ -42,8 +42,8 @@ def _send_failure(exc: BaseException) -> Failure:
 
 
 class AiohttpResponse:
-    """A response read chunk by chunk. Every read is bounded by our own timer (the read
-    timeout, or what is left of the deadline), not only by aiohttp's socket timeout: a
+    """A response read chunk by chunk. Every wait for bytes is bounded by our own timer (the
+    read timeout, or what is left of the deadline), not only by aiohttp's socket timeout: a
     connection closed under the reader, or a session torn down, cannot leave it waiting."""
 
     def __init__(
@@ -70,8 +70,12 @@ class AiohttpResponse:
                 if wait <= 0:
                     raise transport_error(Failure.DEADLINE)
                 try:
-                    async with asyncio.timeout(wait):
-                        chunk = await content.readany()
+                    # Bytes already received are taken without a wait, so without a timer
+                    # (a small body usually arrives with its head); only a real wait is timed.
+                    chunk = content.read_nowait()
+                    if not chunk and not content.at_eof():
+                        async with asyncio.timeout(wait):
+                            chunk = await content.readany()
                 except TimeoutError as exc:
                     raise transport_error(failure, seconds=self._timeouts.read) from exc
                 except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
