@@ -32,7 +32,7 @@ bench: $(UV)
 	$(UV) run --locked --group bench python benchmarks/scale_bench.py --write docs/benchmarks-scale.md
 
 # Instructions per call (callgrind: repeatable where timings are not), this tree next to
-# BASELINE (a git revision). Needs valgrind.
+# BASELINE (a git revision). Needs valgrind and a C compiler.
 BASELINE ?= 2220dc1
 bench-instructions: $(UV)
 	$(UV) run --locked --group bench python benchmarks/instructions.py --baseline $(BASELINE)
