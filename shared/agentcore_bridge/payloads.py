@@ -401,11 +401,13 @@ def build_payload(
         normalized, history=history, session_id=session_id, memory=memory, state=state
     )
     value = render_payload(selected, payload_format=payload_format, extra=extra)
-    return PreparedPayload(
-        body=encode_payload(value),
-        messages=tuple(cast("list[dict[str, Any]]", selected)),
-        system_text=system,
-    )
+    return _prepared(value, selected, system)
+
+
+def _prepared(value: Any, selected: list[Message], system: str | None) -> PreparedPayload:
+    # ``selected`` holds normalize_messages' dicts (fresh copies, never the caller's).
+    messages = tuple(cast("list[dict[str, Any]]", selected))
+    return PreparedPayload(body=encode_payload(value), messages=messages, system_text=system)
 
 
 def prepare_a2a_payload(
@@ -469,11 +471,7 @@ def build_a2a_payload(
         "method": "message/stream" if streaming else "message/send",
         "params": params,
     }
-    return PreparedPayload(
-        body=encode_payload(request),
-        messages=tuple(cast("list[dict[str, Any]]", selected)),
-        system_text=system,
-    )
+    return _prepared(request, selected, system)
 
 
 def agent_protocol(value: AgentProtocol | str) -> AgentProtocol:
