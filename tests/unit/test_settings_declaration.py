@@ -448,3 +448,33 @@ def test_a_pickled_client_carries_every_non_secret_client_setting(name: str) -> 
     assert client_state(changed) != client_state(base), f"{name} does not travel"
     for secret in secrets.values():
         assert plain(secret).encode() not in blob
+
+
+def test_a_model_missing_client_fields_gets_a_client_and_change_detection_still_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # current_client reads the client fields from a model's __dict__ in one call; an object
+    # whose __dict__ lacks some (not a pydantic model) takes the slower path, with the same key.
+    monkeypatch.setattr(settings, "AgentCoreClient", RecordingClient)
+
+    class Partial:  # keeps private attributes apart, as pydantic does
+        def __init__(self) -> None:
+            object.__setattr__(self, "__pydantic_private__", {})
+            self.model = ARN
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name.startswith("_"):
+                self.__pydantic_private__[name] = value
+            else:
+                object.__setattr__(self, name, value)
+
+        def __getattr__(self, name: str) -> Any:
+            return self.__pydantic_private__[name]
+
+    model: Any = Partial()
+    first = settings.current_client(model)
+    assert settings.current_client(model) is first
+    assert model._client_key == tuple(ARN if n == "model" else None for n in CLIENT_FIELDS)
+    model.model = ARN.replace("unit-a", "unit-b")
+    second: Any = settings.current_client(model)
+    assert second is not first and second.keywords["runtime"] == model.model
