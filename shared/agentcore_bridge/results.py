@@ -156,5 +156,5 @@ class StopSequences:
     def apply(self, text: str) -> str:
         """The whole text cut at the first stop sequence."""
         if not self.stops:
-            return "" if self.stopped else text
+            return text
         return self.feed(text) + self.flush()

@@ -143,16 +143,13 @@ def check_system_hash(value: object) -> None:
         )
 
 
-_INFINITY = math.inf
-
-
 def check_timeouts(idle_timeout: float, max_lifetime: float) -> None:
     # The usual case, per call: a client's own settings, already checked and made floats.
     if (
         type(idle_timeout) is float
         and type(max_lifetime) is float
-        and 0.0 < idle_timeout < _INFINITY
-        and 0.0 < max_lifetime < _INFINITY
+        and 0.0 < idle_timeout < math.inf
+        and 0.0 < max_lifetime < math.inf
     ):
         return
     for name, value in (("idle_timeout", idle_timeout), ("max_lifetime", max_lifetime)):
@@ -172,10 +169,8 @@ class _Entry:
     max_lifetime: float
 
     def is_live(self, now: float) -> bool:
-        record = self.record
-        return (
-            now - record.last_used_at < self.idle_timeout
-            and now - record.created_at < self.max_lifetime
+        return self.record.is_live(
+            now, idle_timeout=self.idle_timeout, max_lifetime=self.max_lifetime
         )
 
 

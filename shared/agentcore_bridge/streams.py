@@ -8,7 +8,7 @@ read changes nothing for the stream; ``client.close()`` ends it with ``StreamInt
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from agentcore_bridge.decoding import AgentErrorEvent, AgentEvent, ResponseDecoder, TextDelta
 from agentcore_bridge.errors import AgentCoreError, AgentError
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from agentcore_bridge.client import AgentCoreClient, PreparedCall
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+R = TypeVar("R", Response, AsyncResponse)
 
 
 class StreamState:
@@ -86,7 +87,29 @@ class StreamState:
         return error
 
 
-class EventStream:
+class _Stream(Generic[R]):
+    """What the sync and async streams share: their client, state and response, and closing
+    them once (the response released, the client told, the span ended)."""
+
+    def __init__(self, client: AgentCoreClient, state: StreamState, response: R) -> None:
+        self._client = client
+        self._state = state
+        self._response: R = response
+        self._closed = False
+        self.completion = state.completion
+        self.session_id = state.completion.session_id
+        self.request_id = state.completion.request_id
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._response.close()
+        self._client._streams.discard(self._response)
+        self._state.finish(None)
+
+
+class EventStream(_Stream[Response]):
     """A streamed answer: iterate for events (``TextDelta``, ``Usage``, ...) as they arrive.
 
     ``session_id`` and ``request_id`` are known before the first event; ``completion`` holds the
@@ -99,15 +122,6 @@ class EventStream:
     model that made it) while the stream is read changes nothing. ``client.close()`` ends the
     client's open streams with ``StreamInterruptedError``; no read waits past ``read_timeout``.
     """
-
-    def __init__(self, client: AgentCoreClient, state: StreamState, response: Response) -> None:
-        self._client = client
-        self._state = state
-        self._response = response
-        self._closed = False
-        self.completion = state.completion
-        self.session_id = state.completion.session_id
-        self.request_id = state.completion.request_id
 
     def __iter__(self) -> Iterator[AgentEvent]:
         state = self._state
@@ -147,12 +161,7 @@ class EventStream:
             yield rest
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._response.close()
-        self._client._streams.discard(self._response)
-        self._state.finish(None)
+        self._close()
 
     def __enter__(self) -> EventStream:
         return self
@@ -161,19 +170,8 @@ class EventStream:
         self.close()
 
 
-class AsyncEventStream:
+class AsyncEventStream(_Stream[AsyncResponse]):
     """The async twin of :class:`EventStream` (``async for event in stream``)."""
-
-    def __init__(
-        self, client: AgentCoreClient, state: StreamState, response: AsyncResponse
-    ) -> None:
-        self._client = client
-        self._state = state
-        self._response = response
-        self._closed = False
-        self.completion = state.completion
-        self.session_id = state.completion.session_id
-        self.request_id = state.completion.request_id
 
     async def __aiter__(self) -> AsyncIterator[AgentEvent]:
         state = self._state
@@ -212,14 +210,6 @@ class AsyncEventStream:
                 break
         if rest := stops.flush():
             yield rest
-
-    def _close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._response.close()
-        self._client._streams.discard(self._response)
-        self._state.finish(None)
 
     async def aclose(self) -> None:
         self._close()

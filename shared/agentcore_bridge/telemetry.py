@@ -293,9 +293,6 @@ class CallTelemetry:
 def start_call(operation: str, *, streaming: bool) -> CallTelemetry | None:
     """A :class:`CallTelemetry` when OpenTelemetry is configured, else None (the common,
     free case)."""
-    trace_module = sys.modules.get("opentelemetry.trace")
-    if trace_module is None or _nothing_configured(trace_module):
-        return None  # the common case, decided here without a further call
     instruments = _instruments_now()
     if instruments is None:
         return None
@@ -358,8 +355,6 @@ def start_server_span(
     method: str, route: str, headers: Mapping[str, str], server: tuple[str, int] | None
 ) -> ServerSpan | None:
     """A SERVER span made current for the request, or None when tracing is not configured."""
-    if "opentelemetry.trace" not in sys.modules:
-        return None
     instruments = _instruments_now()
     if instruments is None or instruments.tracer is None:
         return None
